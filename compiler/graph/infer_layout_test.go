@@ -1,0 +1,101 @@
+package graph
+
+import (
+	"testing"
+
+	"github.com/elasticroom/elasticroom/kernels/tensor"
+)
+
+func TestInferLinalg(t *testing.T) {
+	runCases(t, []opCase{
+		{name: "matmul 2d", ins: []*Value{in("a", f32, 3, 4), in("b", f32, 4, 5)},
+			node: nd("MatMul", names("a", "b"), names("y")), want: []string{"[3,5]"}},
+		{name: "matmul batch broadcast", ins: []*Value{in("a", f32, "N", 1, "T", 64), in("b", f32, 8, 64, "T")},
+			node: nd("MatMul", names("a", "b"), names("y")), want: []string{"[N,8,T,T]"}},
+		{name: "matmul vector left", ins: []*Value{in("a", f32, 4), in("b", f32, 2, 4, 5)},
+			node: nd("MatMul", names("a", "b"), names("y")), want: []string{"[2,5]"}},
+		{name: "matmul vector right", ins: []*Value{in("a", f32, 2, 3, 4), in("b", f32, 4)},
+			node: nd("MatMul", names("a", "b"), names("y")), want: []string{"[2,3]"}},
+		{name: "matmul dot", ins: []*Value{in("a", f32, 4), in("b", f32, 4)},
+			node: nd("MatMul", names("a", "b"), names("y")), want: []string{"[]"}},
+		{name: "matmul symbolic inner", ins: []*Value{in("a", f32, "B", "T", "K"), in("b", f32, 6, 5)},
+			node: nd("MatMul", names("a", "b"), names("y")), want: []string{"[B,T,5]"}},
+		{name: "matmul inner mismatch", ins: []*Value{in("a", f32, 3, 4), in("b", f32, 5, 6)},
+			node: nd("MatMul", names("a", "b"), names("y")), err: "inner dims 4 and 5"},
+		{name: "gemm transB", ins: []*Value{in("a", f32, "N", 1536), in("w", f32, 96, 1536), in("c", f32, 96)},
+			node: nd("Gemm", names("a", "w", "c"), names("y"), "transB", aInt(1)), want: []string{"[N,96]"}},
+		{name: "gemm transA", ins: []*Value{in("a", f32, 7, 3), in("w", f32, 7, 2)},
+			node: nd("Gemm", names("a", "w"), names("y"), "transA", aInt(1)), want: []string{"[3,2]"}},
+		{name: "gemm mismatch", ins: []*Value{in("a", f32, 3, 4), in("w", f32, 5, 4)},
+			node: nd("Gemm", names("a", "w"), names("y")), err: "inner dims 4 and 5"},
+		{name: "gemm bad C", ins: []*Value{in("a", f32, 3, 4), in("w", f32, 4, 5), in("c", f32, 4)},
+			node: nd("Gemm", names("a", "w", "c"), names("y")), err: "C [4]"},
+	})
+}
+
+func TestInferLayout(t *testing.T) {
+	shp := func(v ...int64) map[string]*tensor.Tensor { return map[string]*tensor.Tensor{"s": ints(v...)} }
+	axes := func(v ...int64) map[string]*tensor.Tensor { return map[string]*tensor.Tensor{"axes": ints(v...)} }
+	runCases(t, []opCase{
+		{name: "reshape -1", ins: []*Value{in("x", f32, 2, 3, 4)}, inits: shp(4, -1),
+			node: nd("Reshape", names("x", "s"), names("y")), want: []string{"[4,6]"}},
+		{name: "reshape 0 copies, -1 solves with a symbol", ins: []*Value{in("x", f32, "N", 3, 4)}, inits: shp(0, -1),
+			node: nd("Reshape", names("x", "s"), names("y")), want: []string{"[N,12]"}},
+		{name: "reshape -1 absorbs the symbol", ins: []*Value{in("x", f32, "N", 3, 4)}, inits: shp(-1, 4),
+			node: nd("Reshape", names("x", "s"), names("y")), want: []string{"[?,4]"}},
+		{name: "reshape -1 is the symbol", ins: []*Value{in("x", f32, "N", 3, 4)}, inits: shp(-1, 12),
+			node: nd("Reshape", names("x", "s"), names("y")), want: []string{"[N,12]"}},
+		{name: "reshape allowzero", ins: []*Value{in("x", f32, 0, 3)}, inits: shp(3, 0),
+			node: nd("Reshape", names("x", "s"), names("y"), "allowzero", aInt(1)), want: []string{"[3,0]"}},
+		{name: "reshape bad count", ins: []*Value{in("x", f32, 2, 3, 4)}, inits: shp(5, 5),
+			node: nd("Reshape", names("x", "s"), names("y")), err: "(24 elements) to [5,5] (25 elements)"},
+		{name: "reshape -1 does not divide", ins: []*Value{in("x", f32, 2, 3, 4)}, inits: shp(5, -1),
+			node: nd("Reshape", names("x", "s"), names("y")), err: "do not divide"},
+		{name: "reshape two -1", ins: []*Value{in("x", f32, 2, 3, 4)}, inits: shp(-1, -1),
+			node: nd("Reshape", names("x", "s"), names("y")), err: "more than one -1"},
+		{name: "reshape unknown target of known length", ins: []*Value{in("x", f32, 2, 3), in("s", i64, 3)},
+			node: nd("Reshape", names("x", "s"), names("y")), want: []string{"[?,?,?]"}},
+		{name: "flatten", ins: []*Value{in("x", f32, "N", 3, 4, 5)},
+			node: nd("Flatten", names("x"), names("y")), want: []string{"[N,60]"}},
+		{name: "flatten axis 0", ins: []*Value{in("x", f32, 2, 3)},
+			node: nd("Flatten", names("x"), names("y"), "axis", aInt(0)), want: []string{"[1,6]"}},
+		{name: "flatten negative axis", ins: []*Value{in("x", f32, 2, 3, "T")},
+			node: nd("Flatten", names("x"), names("y"), "axis", aInt(-1)), want: []string{"[6,T]"}},
+		{name: "transpose", ins: []*Value{in("x", f32, "N", 2, 3, 4)},
+			node: nd("Transpose", names("x"), names("y"), "perm", aInts(0, 2, 3, 1)), want: []string{"[N,3,4,2]"}},
+		{name: "transpose default reverses", ins: []*Value{in("x", f32, "N", 2, 3)},
+			node: nd("Transpose", names("x"), names("y")), want: []string{"[3,2,N]"}},
+		{name: "transpose bad perm", ins: []*Value{in("x", f32, 2, 3)},
+			node: nd("Transpose", names("x"), names("y"), "perm", aInts(0, 0)), err: "repeated"},
+		{name: "squeeze negative axes", ins: []*Value{in("x", f32, "N", 1, 5, 1)}, inits: axes(-1, 1),
+			node: nd("Squeeze", names("x", "axes"), names("y")), want: []string{"[N,5]"}},
+		{name: "squeeze all ones", ins: []*Value{in("x", f32, 1, 5, 1)},
+			node: nd("Squeeze", names("x"), names("y")), want: []string{"[5]"}},
+		{name: "squeeze no axes with symbol", ins: []*Value{in("x", f32, "N", 5, 1)},
+			node: nd("Squeeze", names("x"), names("y")), want: []string{"[?...]"}},
+		{name: "squeeze non-1", ins: []*Value{in("x", f32, 2, 5)}, inits: axes(0),
+			node: nd("Squeeze", names("x", "axes"), names("y")), err: "its size is 2"},
+		{name: "unsqueeze negative axes", ins: []*Value{in("x", f32, "N", 5)}, inits: axes(-1, 0),
+			node: nd("Unsqueeze", names("x", "axes"), names("y")), want: []string{"[1,N,5,1]"}},
+		{name: "unsqueeze out of range", ins: []*Value{in("x", f32, 5)}, inits: axes(2),
+			node: nd("Unsqueeze", names("x", "axes"), names("y")), err: "out of range"},
+		{name: "expand", ins: []*Value{in("x", f32, 3, 1)}, inits: shp(2, 1, 4),
+			node: nd("Expand", names("x", "s"), names("y")), want: []string{"[2,3,4]"}},
+		{name: "expand keeps symbol on 1", ins: []*Value{in("x", f32, "N", 1)}, inits: shp(1, 4),
+			node: nd("Expand", names("x", "s"), names("y")), want: []string{"[N,4]"}},
+		{name: "expand conflict", ins: []*Value{in("x", f32, 3)}, inits: shp(4),
+			node: nd("Expand", names("x", "s"), names("y")), err: "cannot expand"},
+		{name: "tile", ins: []*Value{in("x", f32, "N", 3)}, inits: shp(1, 4),
+			node: nd("Tile", names("x", "s"), names("y")), want: []string{"[N,12]"}},
+		{name: "pad", ins: []*Value{in("x", f32, "N", 3, 8, 8)}, inits: shp(0, 0, 1, 2, 0, 0, 3, 4),
+			node: nd("Pad", names("x", "s"), names("y")), want: []string{"[N,3,12,14]"}},
+		{name: "pad axes", ins: []*Value{in("x", f32, 2, 8, 8), in("axes", i64, 1)}, inits: map[string]*tensor.Tensor{"s": ints(1, -2), "axes": ints(-1)},
+			node: nd("Pad", names("x", "s", "", "axes"), names("y")), want: []string{"[2,8,7]"}},
+		{name: "pad bad length", ins: []*Value{in("x", f32, 2, 8)}, inits: shp(1, 1),
+			node: nd("Pad", names("x", "s"), names("y")), err: "do not match"},
+		{name: "depth to space", ins: []*Value{in("x", f32, 1, 8, 3, 4)},
+			node: nd("DepthToSpace", names("x"), names("y"), "blocksize", aInt(2)), want: []string{"[1,2,6,8]"}},
+		{name: "space to depth", ins: []*Value{in("x", f32, 1, 2, 6, 8)},
+			node: nd("SpaceToDepth", names("x"), names("y"), "blocksize", aInt(2)), want: []string{"[1,8,3,4]"}},
+	})
+}
