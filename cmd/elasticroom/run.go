@@ -1,0 +1,222 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/elasticroom/elasticroom/compiler/graph"
+	"github.com/elasticroom/elasticroom/kernels/tensor"
+	"github.com/elasticroom/elasticroom/models"
+	"github.com/elasticroom/elasticroom/models/zoo"
+	"github.com/elasticroom/elasticroom/runtime/cpu"
+)
+
+func runCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "run",
+		Usage:     "run a model once on a device and write or summarise its outputs",
+		ArgsUsage: "MODEL (a .onnx file, or zoo:NAME)",
+		Description: `Runs MODEL on the chosen device. Inputs are .npy files (C order), one --input per model
+input; every output is written to --output-dir as <output name>.npy, with every character
+outside [A-Za-z0-9_.-] replaced by '_'. Without --output-dir a summary is printed.
+
+Examples:
+   elasticroom run model.onnx --input x=x.npy --output-dir out/
+   elasticroom run zoo:resnet18 --random-inputs
+   elasticroom run det.onnx --random-inputs --dim height=640 --dim width=640`,
+		Flags: []cli.Flag{
+			&cli.StringSliceFlag{Name: "input", Aliases: []string{"i"}, Usage: "model input as `NAME=FILE.npy` (repeat per input)"},
+			&cli.StringFlag{Name: "output-dir", Aliases: []string{"o"}, Usage: "write each output as `DIR`/<name>.npy"},
+			&cli.StringFlag{Name: "device", Value: "auto", Usage: "device to run on: auto|cpu|cuda|emu (auto picks cuda when a GPU answers, else cpu)"},
+			&cli.BoolFlag{Name: "random-inputs", Usage: "feed seeded random inputs instead of --input files"},
+			&cli.Uint64Flag{Name: "seed", Value: 1, Usage: "seed of --random-inputs"},
+			&cli.IntFlag{Name: "batch", Usage: "batch size: the first dim of random inputs and the batch of zoo models (default 1)"},
+			&cli.IntFlag{Name: "seq-len", Usage: "sequence length of zoo transformer models (0: the model's default)"},
+			&cli.StringSliceFlag{Name: "dim", Usage: "size of a symbolic input dim for random inputs, `NAME=SIZE`"},
+			&cli.IntFlag{Name: "repeat", Value: 1, Usage: "run this many times and report the median latency"},
+			&cli.IntFlag{Name: "workers", Usage: "cpu device: worker goroutines (0: all cores)"},
+		},
+		Action: runAction,
+	}
+}
+
+func runAction(c *cli.Context) error {
+	if c.NArg() != 1 {
+		return fmt.Errorf("run needs exactly one MODEL argument (a .onnx file or zoo:NAME), got %d", c.NArg())
+	}
+	dev, err := pickDevice(c.String("device"))
+	if err != nil {
+		return err
+	}
+	batch := c.Int("batch")
+	g, src, err := models.Open(c.Args().First(), zoo.Options{Batch: max(batch, 1), SeqLen: c.Int("seq-len")})
+	if err != nil {
+		return err
+	}
+	inputs, err := gatherInputs(c, g, src, batch)
+	if err != nil {
+		return err
+	}
+	if err := g.CheckInputs(inputs); err != nil {
+		return fmt.Errorf("model %q: %w", src.Spec, err)
+	}
+	repeat := max(c.Int("repeat"), 1)
+	var outs map[string]*tensor.Tensor
+	times := make([]time.Duration, 0, repeat)
+	for range repeat {
+		start := time.Now()
+		outs, err = cpu.Run(c.Context, g, inputs, cpu.Options{Workers: c.Int("workers")})
+		if err != nil {
+			return fmt.Errorf("model %q on %s: %w", src.Spec, dev, err)
+		}
+		times = append(times, time.Since(start))
+	}
+	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
+	w := c.App.Writer
+	fmt.Fprintf(w, "model %s on %s: %d nodes, latency %s", src.Spec, dev, len(g.Nodes), fmtDur(times[len(times)/2]))
+	if repeat > 1 {
+		fmt.Fprintf(w, " (median of %d; min %s)", repeat, fmtDur(times[0]))
+	}
+	fmt.Fprintln(w)
+	if dir := c.String("output-dir"); dir != "" {
+		return writeOutputs(w, dir, g, outs)
+	}
+	summarise(w, g, outs)
+	return nil
+}
+
+// pickDevice resolves --device. The CUDA and emulator devices land with their own issues;
+// until then they are errors, and auto means cpu.
+func pickDevice(name string) (string, error) {
+	switch name {
+	case "auto", "cpu":
+		return "cpu", nil
+	case "cuda":
+		return "", fmt.Errorf("--device cuda: the CUDA device is not built yet; use --device cpu (or auto)")
+	case "emu":
+		return "", fmt.Errorf("--device emu: the kernel emulator device is not built yet; use --device cpu (or auto)")
+	}
+	return "", fmt.Errorf("--device %q: unknown device (want auto, cpu, cuda or emu)", name)
+}
+
+func gatherInputs(c *cli.Context, g *graph.Graph, src models.Source, batch int) (map[string]*tensor.Tensor, error) {
+	files, order, err := models.ParseAssignments("input", c.StringSlice("input"))
+	if err != nil {
+		return nil, err
+	}
+	if c.Bool("random-inputs") {
+		if len(files) > 0 {
+			return nil, fmt.Errorf("give either --input files or --random-inputs, not both")
+		}
+		if src.Zoo != "" {
+			return zoo.RandomInputs(src.Zoo, g, max(batch, 1), c.Uint64("seed"))
+		}
+		dims := map[string]int{}
+		raw, _, err := models.ParseAssignments("dim", c.StringSlice("dim"))
+		if err != nil {
+			return nil, err
+		}
+		for k, v := range raw {
+			n, err := strconv.Atoi(v)
+			if err != nil || n <= 0 {
+				return nil, fmt.Errorf("--dim %s=%s: the size must be a positive integer", k, v)
+			}
+			dims[k] = n
+		}
+		return models.RandomInputs(g, dims, max(batch, 1), c.Uint64("seed"))
+	}
+	if len(files) == 0 {
+		names := make([]string, 0, len(g.Inputs))
+		for _, v := range g.Inputs {
+			if !g.IsInitializer(v.Name) {
+				names = append(names, v.String())
+			}
+		}
+		return nil, fmt.Errorf("no inputs given: pass --input NAME=FILE.npy for each of %s, or --random-inputs", strings.Join(names, ", "))
+	}
+	inputs := map[string]*tensor.Tensor{}
+	for _, name := range order {
+		t, err := tensor.LoadNPY(files[name])
+		if err != nil {
+			return nil, fmt.Errorf("--input %s=%s: %w", name, files[name], err)
+		}
+		inputs[name] = t
+	}
+	return inputs, nil
+}
+
+// OutputFileName is the file name of a model output: every character outside
+// [A-Za-z0-9_.-] becomes '_', and ".npy" is appended.
+func OutputFileName(name string) string {
+	b := []byte(name)
+	for i, ch := range b {
+		ok := ch >= 'a' && ch <= 'z' || ch >= 'A' && ch <= 'Z' || ch >= '0' && ch <= '9' || ch == '_' || ch == '.' || ch == '-'
+		if !ok {
+			b[i] = '_'
+		}
+	}
+	s := string(b)
+	if s == "" || s == "." || s == ".." {
+		s = strings.Repeat("_", max(len(s), 1))
+	}
+	return s + ".npy"
+}
+
+func writeOutputs(w io.Writer, dir string, g *graph.Graph, outs map[string]*tensor.Tensor) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("--output-dir: %w", err)
+	}
+	seen := map[string]string{}
+	for _, v := range g.Outputs {
+		file := OutputFileName(v.Name)
+		if other, dup := seen[file]; dup {
+			return fmt.Errorf("outputs %q and %q both map to file %s", other, v.Name, file)
+		}
+		seen[file] = v.Name
+		t, ok := outs[v.Name]
+		if !ok {
+			return fmt.Errorf("output %q was not produced", v.Name)
+		}
+		path := filepath.Join(dir, file)
+		if err := tensor.SaveNPY(path, t); err != nil {
+			return fmt.Errorf("output %q: %w", v.Name, err)
+		}
+		fmt.Fprintf(w, "  wrote %s  %v\n", path, t)
+	}
+	return nil
+}
+
+func summarise(w io.Writer, g *graph.Graph, outs map[string]*tensor.Tensor) {
+	for _, v := range g.Outputs {
+		t, ok := outs[v.Name]
+		if !ok {
+			continue
+		}
+		fmt.Fprintf(w, "  output %s  %v", v.Name, t)
+		if f := t.Float32s(); len(f) > 0 {
+			lo, hi, sum, argmax := math.Inf(1), math.Inf(-1), 0.0, 0
+			for i, x := range f {
+				x := float64(x)
+				lo, hi, sum = math.Min(lo, x), math.Max(hi, x), sum+x
+				if x == hi {
+					argmax = i
+				}
+			}
+			fmt.Fprintf(w, "  min %.4g max %.4g mean %.4g argmax %d", lo, hi, sum/float64(len(f)), argmax)
+		}
+		fmt.Fprintln(w)
+	}
+}
+
+func fmtDur(d time.Duration) string {
+	return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000)
+}

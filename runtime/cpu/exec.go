@@ -1,0 +1,247 @@
+package cpu
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/elasticroom/elasticroom/compiler/graph"
+	"github.com/elasticroom/elasticroom/kernels/tensor"
+)
+
+// Options tunes a run.
+type Options struct {
+	Workers int // goroutines for the heavy ops; 0 = GOMAXPROCS
+}
+
+// ErrUnsupportedOp is wrapped by the error of a node whose op the executor does not know.
+var ErrUnsupportedOp = errors.New("unsupported op")
+
+// Run executes g on inputs (keyed by graph input name) and returns the graph outputs.
+// Graph inputs that have an initializer may be omitted (the initializer is the default).
+func Run(ctx context.Context, g *graph.Graph, inputs map[string]*tensor.Tensor, opt Options) (map[string]*tensor.Tensor, error) {
+	if g == nil {
+		return nil, errors.New("cpu: nil graph")
+	}
+	e := &env{vals: map[string]*tensor.Tensor{}}
+	declared := map[string]bool{}
+	for _, v := range g.Inputs {
+		declared[v.Name] = true
+		t, ok := inputs[v.Name]
+		if !ok {
+			if init, isInit := g.Initializers[v.Name]; isInit {
+				e.vals[v.Name] = init
+				continue
+			}
+			return nil, fmt.Errorf("cpu: graph input %q is missing", v.Name)
+		}
+		if err := checkInput(v, t); err != nil {
+			return nil, err
+		}
+		e.vals[v.Name] = t
+	}
+	var extra []string
+	for name := range inputs {
+		if !declared[name] {
+			extra = append(extra, name)
+		}
+	}
+	if len(extra) > 0 {
+		sort.Strings(extra)
+		return nil, fmt.Errorf("cpu: inputs %q are not inputs of graph %q", extra, g.Name)
+	}
+	r := &runner{ctx: ctx, opt: opt}
+	if err := r.runGraph(g, e); err != nil {
+		return nil, err
+	}
+	out := map[string]*tensor.Tensor{}
+	for _, v := range g.Outputs {
+		t, ok := e.get(v.Name)
+		if !ok {
+			return nil, fmt.Errorf("cpu: graph output %q was not computed", v.Name)
+		}
+		out[v.Name] = t
+	}
+	return out, nil
+}
+
+func checkInput(v *graph.Value, t *tensor.Tensor) error {
+	if t == nil {
+		return fmt.Errorf("cpu: input %q is nil", v.Name)
+	}
+	if err := t.Check(); err != nil {
+		return fmt.Errorf("cpu: input %q: %w", v.Name, err)
+	}
+	if v.DType != tensor.Undefined && t.DType != v.DType {
+		return fmt.Errorf("cpu: input %q has element type %v, the graph declares %v", v.Name, t.DType, v.DType)
+	}
+	if v.RankKnown && len(t.Shape) != len(v.Shape) {
+		return fmt.Errorf("cpu: input %q has shape %v (rank %d), the graph declares %v (rank %d)", v.Name, t.Shape, len(t.Shape), v.Shape, len(v.Shape))
+	}
+	return nil
+}
+
+// env is one graph's scope of named tensors; subgraphs see their parents' values.
+type env struct {
+	vals   map[string]*tensor.Tensor
+	parent *env
+}
+
+func (e *env) get(name string) (*tensor.Tensor, bool) {
+	for s := e; s != nil; s = s.parent {
+		if t, ok := s.vals[name]; ok {
+			return t, true
+		}
+	}
+	return nil, false
+}
+
+type runner struct {
+	ctx context.Context
+	opt Options
+}
+
+// runGraph runs g's nodes in e (which already holds g's inputs). Initializers are added;
+// values produced here are dropped after their last use unless they are graph outputs.
+func (r *runner) runGraph(g *graph.Graph, e *env) error {
+	for name, t := range g.Initializers {
+		if _, ok := e.vals[name]; !ok {
+			e.vals[name] = t
+		}
+	}
+	keep := map[string]bool{}
+	for _, v := range g.Outputs {
+		keep[v.Name] = true
+	}
+	last := lastUses(g)
+	fused := planFusions(g)
+	skip := map[int]bool{}
+	for i, n := range g.Nodes {
+		if err := r.ctx.Err(); err != nil {
+			return fmt.Errorf("cpu: graph %q stopped before %v: %w", g.Name, n, err)
+		}
+		if !skip[i] {
+			f, ok := fused[i]
+			if ok {
+				skip[f.with] = true
+			}
+			if err := r.runNode(n, e, f, ok, g.Nodes[f.with]); err != nil {
+				return err
+			}
+		}
+		for _, name := range last[i] {
+			if !keep[name] && !g.IsInitializer(name) {
+				delete(e.vals, name)
+			}
+		}
+	}
+	return nil
+}
+
+// lastUses lists, per node index, the locally produced values whose last reader (or, for
+// values nobody reads, whose producer) is that node.
+func lastUses(g *graph.Graph) [][]string {
+	produced := map[string]int{}
+	lastUse := map[string]int{}
+	for i, n := range g.Nodes {
+		for _, in := range nodeReads(n) {
+			lastUse[in] = i
+		}
+		for _, o := range n.Outputs {
+			if o != "" {
+				produced[o] = i
+			}
+		}
+	}
+	out := make([][]string, len(g.Nodes))
+	for name, p := range produced {
+		i := p
+		if u, ok := lastUse[name]; ok && u > p {
+			i = u
+		}
+		out[i] = append(out[i], name)
+	}
+	return out
+}
+
+// nodeReads is the names a node reads: its inputs and the outer values its subgraphs read.
+func nodeReads(n *graph.Node) []string {
+	reads := append([]string{}, n.Inputs...)
+	for _, a := range n.Attrs {
+		if a != nil && a.Type == graph.AttrGraph && a.Graph != nil {
+			reads = append(reads, freeVars(a.Graph)...)
+		}
+	}
+	return reads
+}
+
+// freeVars is the names a subgraph reads that it does not define itself.
+func freeVars(g *graph.Graph) []string {
+	defined := map[string]bool{}
+	for _, v := range g.Inputs {
+		defined[v.Name] = true
+	}
+	for name := range g.Initializers {
+		defined[name] = true
+	}
+	var free []string
+	for _, n := range g.Nodes {
+		for _, in := range nodeReads(n) {
+			if in != "" && !defined[in] {
+				free = append(free, in)
+			}
+		}
+		for _, o := range n.Outputs {
+			defined[o] = true
+		}
+	}
+	for _, v := range g.Outputs {
+		if !defined[v.Name] {
+			free = append(free, v.Name)
+		}
+	}
+	return free
+}
+
+// runNode runs n in e. When fuse is set, n's activation epilogue is f.act and its result
+// is stored under the output of the activation node act instead (see planFusions).
+func (r *runner) runNode(n *graph.Node, e *env, fu fusion, fuse bool, act *graph.Node) error {
+	if n.Domain != "" && n.Domain != "ai.onnx" {
+		return fmt.Errorf("%v: domain %q: %w", n, n.Domain, ErrUnsupportedOp)
+	}
+	f, ok := opTable[n.Op]
+	if !ok {
+		return fmt.Errorf("%v: %w", n, ErrUnsupportedOp)
+	}
+	c := &opCtx{node: n, r: r, env: e, in: make([]*tensor.Tensor, len(n.Inputs)), out: make([]*tensor.Tensor, len(n.Outputs))}
+	outNames := n.Outputs
+	if fuse {
+		c.act = fu.act
+		outNames = act.Outputs[:1]
+	}
+	for i, name := range n.Inputs {
+		if name == "" {
+			continue
+		}
+		t, ok := e.get(name)
+		if !ok {
+			return fmt.Errorf("%v: input %d (%q) has no value", n, i, name)
+		}
+		c.in[i] = t
+	}
+	if err := f(c); err != nil {
+		return fmt.Errorf("%v: %w", n, err)
+	}
+	for i, name := range outNames {
+		if name == "" {
+			continue
+		}
+		t := c.out[i]
+		if t == nil {
+			return fmt.Errorf("%v: output %d (%q) was not produced", n, i, name)
+		}
+		e.vals[name] = t
+	}
+	return nil
+}
