@@ -98,8 +98,9 @@ func (e *env) get(name string) (*tensor.Tensor, bool) {
 }
 
 type runner struct {
-	ctx context.Context
-	opt Options
+	ctx  context.Context
+	opt  Options
+	bufs buffers
 }
 
 // runGraph runs g's nodes in e (which already holds g's inputs). Initializers are added;
@@ -122,17 +123,23 @@ func (r *runner) runGraph(g *graph.Graph, e *env) error {
 			return fmt.Errorf("cpu: graph %q stopped before %v: %w", g.Name, n, err)
 		}
 		if !skip[i] {
-			f, ok := fused[i]
-			if ok {
-				skip[f.with] = true
+			var fu *fusion
+			if f, ok := fused[i]; ok {
+				fu = &f
+				for _, j := range f.skips {
+					skip[j] = true
+				}
 			}
-			if err := r.runNode(n, e, f, ok, g.Nodes[f.with]); err != nil {
+			if err := r.runNode(g, n, e, fu); err != nil {
 				return err
 			}
 		}
 		for _, name := range last[i] {
 			if !keep[name] && !g.IsInitializer(name) {
-				delete(e.vals, name)
+				if t, ok := e.vals[name]; ok {
+					r.bufs.drop(t)
+					delete(e.vals, name)
+				}
 			}
 		}
 	}
@@ -204,21 +211,23 @@ func freeVars(g *graph.Graph) []string {
 	return free
 }
 
-// runNode runs n in e. When fuse is set, n's activation epilogue is f.act and its result
-// is stored under the output of the activation node act instead (see planFusions).
-func (r *runner) runNode(n *graph.Node, e *env, fu fusion, fuse bool, act *graph.Node) error {
-	if n.Domain != "" && n.Domain != "ai.onnx" {
+// runNode runs n in e. With a fusion fu, n's weights take the folded BatchNormalization,
+// its activation epilogue is fu.act and its result is stored under the output of the last
+// absorbed node instead (see planFusions).
+func (r *runner) runNode(g *graph.Graph, n *graph.Node, e *env, fu *fusion) error {
+	key, ok := opKey(n)
+	if !ok {
 		return fmt.Errorf("%v: domain %q: %w", n, n.Domain, ErrUnsupportedOp)
 	}
-	f, ok := opTable[n.Op]
+	f, ok := opTable[key]
 	if !ok {
 		return fmt.Errorf("%v: %w", n, ErrUnsupportedOp)
 	}
 	c := &opCtx{node: n, r: r, env: e, in: make([]*tensor.Tensor, len(n.Inputs)), out: make([]*tensor.Tensor, len(n.Outputs))}
 	outNames := n.Outputs
-	if fuse {
+	if fu != nil {
 		c.act = fu.act
-		outNames = act.Outputs[:1]
+		outNames = g.Nodes[fu.last].Outputs[:1]
 	}
 	for i, name := range n.Inputs {
 		if name == "" {
@@ -229,6 +238,11 @@ func (r *runner) runNode(n *graph.Node, e *env, fu fusion, fuse bool, act *graph
 			return fmt.Errorf("%v: input %d (%q) has no value", n, i, name)
 		}
 		c.in[i] = t
+	}
+	if fu != nil && fu.bn != nil {
+		if err := foldInto(c, fu.bn); err != nil {
+			return fmt.Errorf("%v: folding %v: %w", n, fu.bn, err)
+		}
 	}
 	if err := f(c); err != nil {
 		return fmt.Errorf("%v: %w", n, err)
@@ -242,6 +256,39 @@ func (r *runner) runNode(n *graph.Node, e *env, fu fusion, fuse bool, act *graph
 			return fmt.Errorf("%v: output %d (%q) was not produced", n, i, name)
 		}
 		e.vals[name] = t
+		r.bufs.hold(t)
 	}
+	return nil
+}
+
+// foldInto replaces the conv's weight and bias inputs by those with bn folded in.
+func foldInto(c *opCtx, bn *graph.Node) error {
+	ps := make([]*tensor.Tensor, 4)
+	for i := range ps {
+		t, ok := c.env.get(bn.Inputs[i+1])
+		if !ok {
+			return fmt.Errorf("input %q has no value", bn.Inputs[i+1])
+		}
+		ps[i] = t
+	}
+	w := c.opt(1)
+	if w == nil || w.DType != tensor.Float32 || len(w.Shape) < 1 || w.Shape[0] == 0 {
+		return fmt.Errorf("conv weight is not a float32 tensor")
+	}
+	for i, t := range ps {
+		if t.DType != tensor.Float32 || t.Len() != w.Shape[0] {
+			return fmt.Errorf("parameter %d has %v, want float32[%d]", i+1, t, w.Shape[0])
+		}
+	}
+	b := c.opt(2)
+	if b != nil && (b.DType != tensor.Float32 || b.Len() != w.Shape[0]) {
+		return fmt.Errorf("conv bias has %v, want float32[%d]", b, w.Shape[0])
+	}
+	nw, nb := foldBN(c.node, bn, w, b, ps[0], ps[1], ps[2], ps[3])
+	c.in[1] = nw
+	if len(c.in) < 3 {
+		c.in = append(c.in, nil)
+	}
+	c.in[2] = nb
 	return nil
 }
