@@ -211,8 +211,19 @@ func decode(data []byte) (*Plan, error) {
 		}
 		p.Outputs = append(p.Outputs, *v)
 	}
+	hostNodes := map[string]bool{}
+	if p.Graph != nil {
+		for _, n := range p.Graph.Nodes {
+			hostNodes[n.Name] = true
+		}
+	}
 	for i, l := range p.Launches {
-		if l.Kernel < 0 || l.Kernel >= len(p.Kernels) {
+		switch {
+		case l.Kernel == HostStep:
+			if !hostNodes[l.Host] {
+				return nil, bad("launch %d is a host step for node %q, which the graph does not have", i, l.Host)
+			}
+		case l.Kernel < 0 || l.Kernel >= len(p.Kernels):
 			return nil, bad("launch %d names kernel %d of %d", i, l.Kernel, len(p.Kernels))
 		}
 	}

@@ -25,17 +25,18 @@
 // it; Decode refuses other versions with an error naming both. Adding an optional JSON field
 // that old readers may ignore does not. Plan.Version is the version a decoded plan had.
 //
-// plan imports compiler/graph, compiler/budget and kernels/tensor only; runtime/ imports it,
+// plan imports compiler/graph, compiler/budget, kernels/kir and kernels/tensor only; runtime/ imports it,
 // so it must never import runtime/, compiler/passes, compiler/lower or models/.
 package plan
 
 import (
 	"github.com/elasticroom/elasticroom/compiler/budget"
 	"github.com/elasticroom/elasticroom/compiler/graph"
+	"github.com/elasticroom/elasticroom/kernels/kir"
 )
 
 // FormatVersion is the .erp format version this build writes and reads.
-const FormatVersion = 1
+const FormatVersion = 2
 
 // Plan is one model compiled for one target under one budget.
 type Plan struct {
@@ -67,6 +68,9 @@ type Kernel struct {
 	EstMicros     float64 // estimated run time on the budget's SMs, microseconds
 	EstTileMicros float64 // estimated time of one tile, microseconds (preemption latency)
 	Params        []Param // formal parameters, in PTX order
+	// IR is the kernel in kernel IR, the form the emulator device runs; the PTX is rendered
+	// from it. Devices that load PTX (cuda) ignore it.
+	IR *kir.Kernel `json:",omitempty"`
 }
 
 // Param kinds.
@@ -84,11 +88,19 @@ type Param struct {
 	Kind string // one of the Param* kinds
 }
 
-// Launch is one kernel launch of the sequence: Args bind the kernel's Params, in order.
+// Launch is one step of the sequence: a kernel launch whose Args bind the kernel's Params in
+// order, or a host step. A host step (Kernel == HostStep) runs the graph node named Host on
+// the host with the reference semantics (kernels/ref through runtime/cpu): the lowering uses
+// it for nodes no kernel template covers, such as int64 shape arithmetic or If, reading and
+// writing the same buffers the kernels use.
 type Launch struct {
-	Kernel int // index into Plan.Kernels
+	Kernel int    // index into Plan.Kernels, or HostStep
+	Host   string `json:",omitempty"` // graph node name, for a host step
 	Args   []Arg
 }
+
+// HostStep is Launch.Kernel for a step that runs a graph node on the host.
+const HostStep = -1
 
 // Arg is an actual parameter: a value name for buffer params (Offset bytes into it), an
 // immediate for scalar params; ctl params take nothing (the runtime supplies the block).

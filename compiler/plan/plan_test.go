@@ -12,9 +12,12 @@ import (
 	"strings"
 	"testing"
 
+	"fmt"
+
 	"github.com/elasticroom/elasticroom/compiler/budget"
 	"github.com/elasticroom/elasticroom/compiler/graph"
 	"github.com/elasticroom/elasticroom/compiler/plan"
+	"github.com/elasticroom/elasticroom/kernels/kir"
 	"github.com/elasticroom/elasticroom/kernels/tensor"
 )
 
@@ -85,13 +88,21 @@ func sample(t testing.TB) *plan.Plan {
 		t.Fatal(err)
 	}
 	b := budget.Budget{SMs: 20, MaxRegs: 64, MaxTileMicros: 50}
+	kb := kir.NewKernel("k0", kir.Target{Arch: "sm_90", MaxRegs: 64, MaxThreads: 128})
+	xp := kb.ParamPtr("x")
+	kb.Store(xp, kb.Tid(0), kb.ConstF32(1.5))
+	ir, err := kb.Build()
+	if err != nil {
+		t.Fatal(err)
+	}
 	return &plan.Plan{
 		Model: "sample", Key: b.Key(tg), Target: tg, Budget: b, Graph: g,
 		Kernels: []plan.Kernel{{Name: "k0", Op: "elasticroom.FusedConv", Nodes: []string{"n1"}, PTX: ".version 8.0\n.target sm_90\n",
 			Grid: [3]int{132, 1, 1}, Block: [3]int{128, 1, 1}, Registers: 64, SharedBytes: 4096, Tiles: 40, BlocksPerSM: 2,
 			Occupancy: 0.25, EstMicros: 12.5, EstTileMicros: 1.25,
-			Params: []plan.Param{{Name: "x", Kind: plan.ParamBuffer}, {Name: "n", Kind: plan.ParamU32}, {Name: "ctl", Kind: plan.ParamCtl}}}},
-		Launches: []plan.Launch{{Kernel: 0, Args: []plan.Arg{{Value: "x"}, {Int: 7}, {}}}},
+			Params: []plan.Param{{Name: "x", Kind: plan.ParamBuffer}, {Name: "n", Kind: plan.ParamU32}, {Name: "ctl", Kind: plan.ParamCtl}},
+			IR:     ir}},
+		Launches: []plan.Launch{{Kernel: 0, Args: []plan.Arg{{Value: "x"}, {Int: 7}, {}}}, {Kernel: plan.HostStep, Host: "if"}},
 		Memory: plan.MemoryPlan{Offsets: map[string]int64{"h": 0}, Sizes: map[string]int64{"h": 60}, ArenaBytes: 256,
 			Alignment: 256, Live: map[string][2]int{"h": {0, 1}}},
 		Inputs:  []graph.Value{*g.Inputs[0], *g.Inputs[1]},
@@ -181,7 +192,7 @@ func TestDecodeErrors(t *testing.T) {
 		{"magic", mut(func(b []byte) []byte { b[0] = 'X'; return b }), "bad magic", plan.ErrFormat},
 		{"onnx", []byte("\x08\x07\x12\x04onnx"), "bad magic", plan.ErrFormat},
 		{"version", mut(func(b []byte) []byte { binary.LittleEndian.PutUint32(b[7:], 99); return reseal(b) }),
-			"format version 99, this build reads version 1", plan.ErrVersion},
+			fmt.Sprintf("format version 99, this build reads version %d", plan.FormatVersion), plan.ErrVersion},
 		{"truncated", good[:len(good)/2], "checksum mismatch", plan.ErrFormat},
 		{"header only", good[:12], "truncated", plan.ErrFormat},
 		{"flipped bit", mut(func(b []byte) []byte { b[len(b)/2] ^= 4; return b }), "checksum mismatch", plan.ErrFormat},
@@ -201,6 +212,15 @@ func TestDecodeErrors(t *testing.T) {
 				t.Errorf("error %q, want it to contain %q and wrap %v", err, c.want, c.is)
 			}
 		})
+	}
+}
+
+func TestHostStepMustNameANode(t *testing.T) {
+	p := sample(t)
+	p.Launches = append(p.Launches, plan.Launch{Kernel: plan.HostStep, Host: "no-such-node"})
+	_, err := plan.Decode(bytes.NewReader(encode(t, p)))
+	if err == nil || !strings.Contains(err.Error(), "no-such-node") || !errors.Is(err, plan.ErrFormat) {
+		t.Fatalf("a host step for a missing node decoded: %v", err)
 	}
 }
 
