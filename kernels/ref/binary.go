@@ -125,6 +125,12 @@ func collapse(oshape []int, strides ...[]int) ([]int, [][]int) {
 // (contiguous), a and b starting at the row's first element, and their strides along the row
 // (0 or 1).
 func broadcast2[A, B, O any](a []A, ashape []int, b []B, bshape []int, kernel func(out []O, a []A, b []B, sa, sb int)) ([]O, []int, error) {
+	return broadcast2Into(a, ashape, b, bshape, nil, kernel)
+}
+
+// broadcast2Into is broadcast2 writing into out when out has the result's length (else it
+// allocates). out may alias a or b when that operand has the result's shape.
+func broadcast2Into[A, B, O any](a []A, ashape []int, b []B, bshape []int, out []O, kernel func(out []O, a []A, b []B, sa, sb int)) ([]O, []int, error) {
 	if len(a) != prod(ashape) || len(b) != prod(bshape) {
 		return nil, nil, fmt.Errorf("operand data (%d, %d elements) does not match shapes %v, %v", len(a), len(b), ashape, bshape)
 	}
@@ -133,7 +139,9 @@ func broadcast2[A, B, O any](a []A, ashape []int, b []B, bshape []int, kernel fu
 		return nil, nil, err
 	}
 	n := prod(oshape)
-	out := make([]O, n)
+	if len(out) != n {
+		out = make([]O, n)
+	}
 	if n == 0 {
 		return out, oshape, nil
 	}
@@ -183,6 +191,12 @@ func prod(s []int) int {
 
 // Binary applies op elementwise with numpy broadcasting and returns the result and its shape.
 func Binary[T Number](op BinaryOp, a []T, ashape []int, b []T, bshape []int) ([]T, []int, error) {
+	return BinaryInto(op, a, ashape, b, bshape, nil)
+}
+
+// BinaryInto is Binary writing into out when out has the result's length (it allocates
+// otherwise). out may be a or b itself when that operand has the result's shape.
+func BinaryInto[T Number](op BinaryOp, a []T, ashape []int, b []T, bshape []int, out []T) ([]T, []int, error) {
 	if op > PRelu {
 		return nil, nil, fmt.Errorf("unknown binary op %v", op)
 	}
@@ -190,9 +204,30 @@ func Binary[T Number](op BinaryOp, a []T, ashape []int, b []T, bshape []int) ([]
 	if isInt(zero) && (op == Div || op == Mod || op == FMod) && hasZero(b) {
 		return nil, nil, fmt.Errorf("integer %v by zero", op)
 	}
-	return broadcast2(a, ashape, b, bshape, func(out, a, b []T, sa, sb int) {
+	if af, ok := any(a).([]float32); ok && haveFMA && op <= Div {
+		of, _ := any(out).([]float32)
+		out, oshape, err := broadcast2Into(af, ashape, any(b).([]float32), bshape, of, func(out, a, b []float32, sa, sb int) {
+			binaryRowF32(op, out, a, b, sa, sb)
+		})
+		return any(out).([]T), oshape, err
+	}
+	return broadcast2Into(a, ashape, b, bshape, out, func(out, a, b []T, sa, sb int) {
 		binaryRow(op, out, a, b, sa, sb)
 	})
+}
+
+// binaryRowF32 is binaryRow for float32 Add/Sub/Mul/Div on the vector loops.
+func binaryRowF32(op BinaryOp, out, a, b []float32, sa, sb int) {
+	switch {
+	case sa == 1 && sb == 1:
+		vecVV(op, a, b, out)
+	case sa == 1:
+		vecVS(op, a, b[0], out)
+	case sb == 1 && (op == Add || op == Mul):
+		vecVS(op, b, a[0], out)
+	default:
+		binaryRow(op, out, a, b, sa, sb)
+	}
 }
 
 func isInt[T Number](v T) bool {

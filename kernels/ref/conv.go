@@ -2,6 +2,7 @@ package ref
 
 import (
 	"fmt"
+	"math"
 	"strings"
 )
 
@@ -202,6 +203,13 @@ func biasAct(out, bias []float32, n, m, sp int, act Activation, w int) {
 	parallelFor(n*m, max(1, elemGrain/max(sp, 1)), w, func(lo, hi int) {
 		for i := lo; i < hi; i++ {
 			plane := out[i*sp : (i+1)*sp]
+			var b float32
+			if bias != nil {
+				b = bias[i%m]
+			}
+			if biasActTo(act, plane, plane, b) {
+				continue
+			}
 			if bias != nil {
 				b := bias[i%m]
 				for j := range plane {
@@ -276,7 +284,11 @@ func im2col(g *spatial3, x []float32, cg int, col []float32, j0, j1 int, w int) 
 	})
 }
 
-// depthwise is the direct loop for group == C, one input channel per group.
+// depthwise is the direct loop for group == C (one input channel per group), 1-D or 2-D.
+// Each plane is copied once, zero-padded and split into its stride phases (sh*sw planes, so
+// a tap reads a contiguous run of one phase); the output is accumulated in a "wide" layout
+// whose rows have the phase width, which makes every kernel tap a single vectorised axpy
+// over the whole plane. The valid columns are then copied out with bias and activation.
 func depthwise(p ConvParams, g *spatial3, x, w, bias, out []float32) {
 	mult := p.M / p.C
 	KH, KW := g.k[1], g.k[2]
@@ -284,64 +296,78 @@ func depthwise(p ConvParams, g *spatial3, x, w, bias, out []float32) {
 	OH, OW := g.out[1], g.out[2]
 	sh, sw := g.s[1], g.s[2]
 	dh, dw := g.d[1], g.d[2]
-	ph, pw := g.pb[1], g.pb[2]
-	ID := g.in[0]
-	OD := g.out[0]
-	parallelFor(p.N*p.M, 1, p.Workers, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
+	pt, pl := g.pb[1], g.pb[2]
+	PH, PW := IH+g.pb[1]+g.pe[1], IW+g.pb[2]+g.pe[2]
+	PHs, PWs := (PH+sh-1)/sh+1, (PW+sw-1)/sw // one slack row for the wide rows' overrun
+	wideLen := (OH*PWs + 15) &^ 15           // whole vector pairs
+	phSize := PHs*PWs + 16
+	taps := KH * KW
+	offs := make([]int, taps) // each tap's start in the phase planes
+	for kh := 0; kh < KH; kh++ {
+		for kw := 0; kw < KW; kw++ {
+			yh, xw := kh*dh, kw*dw
+			offs[kh*KW+kw] = ((yh%sh)*sw+xw%sw)*phSize + (yh/sh)*PWs + xw/sw
+		}
+	}
+	grain := max(1, (1<<14)/max(1, OH*PWs*taps))
+	lo, hi, isClamp := p.Act.clamp()
+	if !isClamp {
+		lo, hi = float32(math.Inf(-1)), float32(math.Inf(1))
+	}
+	parallelFor(p.N*p.M, grain, p.Workers, func(c0, c1 int) {
+		phases := getBuf(sh * sw * phSize)
+		wide := getBuf(wideLen)
+		defer putBuf(phases)
+		defer putBuf(wide)
+		lastSrc := -1
+		for i := c0; i < c1; i++ {
 			n, m := i/p.M, i%p.M
-			c := m / mult
-			src := x[(n*p.C+c)*ID*IH*IW:]
-			dst := out[i*OD*OH*OW : (i+1)*OD*OH*OW]
-			wk := w[m*KH*KW : (m+1)*KH*KW]
+			if src := n*p.C + m/mult; src != lastSrc { // channel multipliers reuse the phases
+				lastSrc = src
+				splitPhases(x[src*IH*IW:(src+1)*IH*IW], IH, IW, pt, pl, sh, sw, phSize, PWs, phases)
+			}
 			var b float32
 			if bias != nil {
 				b = bias[m]
 			}
-			for od := 0; od < OD; od++ {
-				s3 := src[od*IH*IW:]
-				for oh := 0; oh < OH; oh++ {
-					row := dst[(od*OH+oh)*OW : (od*OH+oh+1)*OW]
-					for j := range row {
-						row[j] = b
-					}
-					for kh := 0; kh < KH; kh++ {
-						ih := oh*sh - ph + kh*dh
-						if ih < 0 || ih >= IH {
-							continue
-						}
-						srow := s3[ih*IW : (ih+1)*IW]
-						for kw := 0; kw < KW; kw++ {
-							wv := wk[kh*KW+kw]
-							off := kw*dw - pw
-							// valid ow: 0 <= ow*sw+off < IW
-							lo := 0
-							if off < 0 {
-								lo = (-off + sw - 1) / sw
-							}
-							hi := 0
-							if IW-off > 0 {
-								hi = min(OW, (IW-off+sw-1)/sw)
-							}
-							if lo >= hi {
-								continue
-							}
-							if sw == 1 {
-								s := srow[lo+off : hi+off]
-								r := row[lo:hi]
-								for t := range r {
-									r[t] += wv * s[t]
-								}
-							} else {
-								for ow := lo; ow < hi; ow++ {
-									row[ow] += wv * srow[ow*sw+off]
-								}
-							}
-						}
-					}
-				}
+			dwTaps(offs, w[m*taps:(m+1)*taps], phases, wide, b, lo, hi)
+			dst := out[i*OH*OW : (i+1)*OH*OW]
+			for oh := 0; oh < OH; oh++ {
+				copy(dst[oh*OW:(oh+1)*OW], wide[oh*PWs:oh*PWs+OW])
 			}
-			p.Act.apply(dst)
+			if !isClamp {
+				p.Act.apply(dst)
+			}
 		}
 	})
+}
+
+// splitPhases writes the zero-padded plane src [IH, IW] (pads pt on top, pl on the left)
+// as sh*sw phase planes with rows of PWs: padded (y, x) goes to phase (y%sh, x%sw) at
+// (y/sh, x/sw). Phase planes start phSize apart.
+func splitPhases(src []float32, IH, IW, pt, pl, sh, sw, phSize, PWs int, phases []float32) {
+	clear(phases)
+	for ih := 0; ih < IH; ih++ {
+		y := ih + pt
+		qh, ry := y%sh, y/sh
+		row := src[ih*IW : (ih+1)*IW]
+		if sw == 1 {
+			base := qh*phSize + ry*PWs + pl
+			copy(phases[base:base+IW], row)
+			continue
+		}
+		for q := 0; q < sw; q++ {
+			// padded x = iw+pl with x%sw == q: iw = q-pl (mod sw) upward, at x/sw onward
+			iw0 := ((q-pl)%sw + sw) % sw
+			if iw0 >= IW {
+				continue
+			}
+			dst := phases[(qh*sw+q)*phSize+ry*PWs+(iw0+pl)/sw:]
+			k := 0
+			for iw := iw0; iw < IW; iw += sw {
+				dst[k] = row[iw]
+				k++
+			}
+		}
+	}
 }

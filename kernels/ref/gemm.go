@@ -2,6 +2,7 @@ package ref
 
 import (
 	"fmt"
+	"math"
 
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/gonum"
@@ -21,6 +22,10 @@ func sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 				row[j] *= beta
 			}
 		}
+		return
+	}
+	if haveFMA && m <= 4 && n*k >= 2048 {
+		sgemmSkinny(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, 0)
 		return
 	}
 	if useFast(m, n, k) {
@@ -44,9 +49,31 @@ type Activation struct {
 }
 
 func (a Activation) apply(x []float32) {
-	if a.Op != Identity {
-		unaryRange(UnaryParams{Op: a.Op, Alpha: a.Alpha, Beta: a.Beta}, x, x)
+	if a.Op == Identity {
+		return
 	}
+	if biasActTo(a, x, x, 0) {
+		return
+	}
+	unaryRange(UnaryParams{Op: a.Op, Alpha: a.Alpha, Beta: a.Beta}, x, x)
+}
+
+// clamp gives the bounds of an activation that is a clamp (Identity, Relu, Clip) when the
+// vector loops are available.
+func (a Activation) clamp() (lo, hi float32, ok bool) {
+	if !haveFMA {
+		return 0, 0, false
+	}
+	inf := float32(math.Inf(1))
+	switch a.Op {
+	case Identity:
+		return -inf, inf, true
+	case Relu:
+		return 0, inf, true
+	case Clip:
+		return a.Alpha, a.Beta, true
+	}
+	return 0, 0, false
 }
 
 // GemmParams is ONNX Gemm: Y = Alpha*op(A)*op(B) + Beta*C, A is MxK after op, B KxN.

@@ -48,6 +48,11 @@ func TestGemm(t *testing.T) {
 		{13, 17, 29, false, true, nil, 1, 1},
 		{6, 16, 1, true, true, []int{6, 16}, 1, 3},
 		{200, 9, 64, false, false, nil, 1, 1},
+		// skinny rows (matrix-vector path): every transpose, beta 0/1/other, odd sizes
+		{1, 1000, 1280, false, true, []int{1000}, 1, 1},
+		{1, 517, 300, false, false, nil, 1, 0},
+		{3, 130, 77, true, false, []int{3, 130}, 0.5, 2},
+		{4, 70, 129, true, true, []int{70}, 1, 1},
 	} {
 		a := randSlice(r, tc.m*tc.k)
 		b := randSlice(r, tc.k*tc.n)

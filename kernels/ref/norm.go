@@ -21,10 +21,7 @@ func BatchNorm(x []float32, n, c, sp int, scale, bias, mean, variance []float32,
 			ch := i % c
 			a := scale[ch] / float32(math.Sqrt(float64(variance[ch]+eps)))
 			b := bias[ch] - mean[ch]*a
-			src, dst := x[i*sp:(i+1)*sp], out[i*sp:(i+1)*sp]
-			for j, v := range src {
-				dst[j] = v*a + b
-			}
+			scaleShift(x[i*sp:(i+1)*sp], out[i*sp:(i+1)*sp], a, b)
 		}
 	})
 	return nil

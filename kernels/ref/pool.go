@@ -89,6 +89,10 @@ func pool(p PoolParams, x, out []float32, indices []int64, isMax bool) error {
 	IH, IW := g.in[1], g.in[2]
 	dd, dh, dw := g.d[0], g.d[1], g.d[2]
 	negInf := float32(math.Inf(-1))
+	if isMax && indices == nil && g.in[0] == 1 && g.k[0] == 1 && g.out[0] == 1 {
+		maxPool2D(p, &g, x, out)
+		return nil
+	}
 	parallelFor(p.N*p.C, 1, p.Workers, func(lo, hi int) {
 		for pl := lo; pl < hi; pl++ {
 			src := x[pl*inSp : (pl+1)*inSp]
@@ -185,4 +189,57 @@ func GlobalPool(x []float32, nc, sp int, isMax bool, out []float32) error {
 		}
 	})
 	return nil
+}
+
+// maxPool2D is MaxPool over 1 or 2 spatial dims without indices: each output row takes the
+// running max over the kernel taps, one tap at a time across the row's valid outputs
+// (branch-free max, no index bookkeeping).
+func maxPool2D(p PoolParams, g *spatial3, x, out []float32) {
+	IH, IW := g.in[1], g.in[2]
+	OH, OW := g.out[1], g.out[2]
+	KH, KW := g.k[1], g.k[2]
+	sh, sw, dh, dw := g.s[1], g.s[2], g.d[1], g.d[2]
+	ph, pw := g.pb[1], g.pb[2]
+	negInf := float32(math.Inf(-1))
+	parallelFor(p.N*p.C, max(1, elemGrain/max(1, OH*OW*KH*KW)), p.Workers, func(lo, hi int) {
+		for pl := lo; pl < hi; pl++ {
+			src := x[pl*IH*IW : (pl+1)*IH*IW]
+			dst := out[pl*OH*OW : (pl+1)*OH*OW]
+			for oh := 0; oh < OH; oh++ {
+				row := dst[oh*OW : (oh+1)*OW]
+				for j := range row {
+					row[j] = negInf
+				}
+				for kh := 0; kh < KH; kh++ {
+					ih := oh*sh - ph + kh*dh
+					if ih < 0 || ih >= IH {
+						continue
+					}
+					srow := src[ih*IW : (ih+1)*IW]
+					for kw := 0; kw < KW; kw++ {
+						off := kw*dw - pw
+						// valid ow: 0 <= ow*sw+off < IW
+						o0 := 0
+						if off < 0 {
+							o0 = (-off + sw - 1) / sw
+						}
+						o1 := 0
+						if IW-off > 0 {
+							o1 = min(OW, (IW-off+sw-1)/sw)
+						}
+						if sw == 1 {
+							r, s := row[o0:o1], srow[o0+off:o1+off]
+							for j := range r {
+								r[j] = max(r[j], s[j])
+							}
+							continue
+						}
+						for ow := o0; ow < o1; ow++ {
+							row[ow] = max(row[ow], srow[ow*sw+off])
+						}
+					}
+				}
+			}
+		}
+	})
 }

@@ -67,6 +67,18 @@ func Unary[T Float](p UnaryParams, in, out []T) error {
 	if p.Op >= unaryCount {
 		return fmt.Errorf("unknown unary op %d", p.Op)
 	}
+	if fin, ok := any(in).([]float32); ok {
+		switch act := (Activation{Op: p.Op, Alpha: p.Alpha, Beta: p.Beta}); p.Op {
+		case Relu, Clip, LeakyRelu, HardSigmoid, HardSwish:
+			if haveFMA {
+				fout := any(out).([]float32)
+				parallelFor(len(in), elemGrain, 0, func(i, j int) {
+					biasActTo(act, fin[i:j], fout[i:j], 0)
+				})
+				return nil
+			}
+		}
+	}
 	parallelFor(len(in), elemGrain/4, 0, func(lo, hi int) {
 		unaryRange(p, in[lo:hi], out[lo:hi])
 	})

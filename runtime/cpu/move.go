@@ -25,6 +25,8 @@ const (
 	mvPad
 	mvWhere
 	mvResizeNearest
+	mvTrilu  // k = idx[0], upper = axis != 0
+	mvOneHot // indices idx of shape ishape, depth sizes[0], new axis; input is [off, on]
 )
 
 // moveOp is one data-movement op's parameters; run dispatches on the element type once.
@@ -143,6 +145,14 @@ func moveT[T any](m *moveOp, t *tensor.Tensor, d []T) ([]*tensor.Tensor, error) 
 	case mvResizeNearest:
 		out, err := ref.ResizeNearest(d, t.Shape, m.resize)
 		return one(out, m.resize.OutShape, err)
+	case mvTrilu:
+		out, err := ref.Trilu(d, t.Shape, m.idx[0], m.axis != 0)
+		return one(out, t.Shape, err)
+	case mvOneHot:
+		if len(d) != 2 {
+			return nil, fmt.Errorf("values has %d elements, want 2 (off, on)", len(d))
+		}
+		return one(ref.OneHot(m.idx, m.ishape, m.sizes[0], m.axis, d[0], d[1]))
 	}
 	return nil, fmt.Errorf("unknown data movement %d", m.kind)
 }

@@ -41,6 +41,10 @@ type opCtx struct {
 	act  ref.Activation // epilogue fused by the executor (Conv, ConvTranspose)
 }
 
+// alloc returns a float32 buffer of n elements with arbitrary contents for an output the op
+// writes in full; it may be recycled once every value holding it has died.
+func (c *opCtx) alloc(n int) []float32 { return c.r.bufs.alloc(n) }
+
 // arity checks the number of inputs given (including omitted trailing ones).
 func (c *opCtx) arity(lo, hi int) error {
 	n := len(c.in)

@@ -130,7 +130,7 @@ func convOp(c *opCtx) error {
 	if err != nil {
 		return err
 	}
-	out := make([]float32, tensor.NumElements(oshape))
+	out := c.alloc(tensor.NumElements(oshape))
 	if err := ref.Conv(p, xd, wd, bias, out); err != nil {
 		return err
 	}
@@ -243,7 +243,7 @@ func poolOp(c *opCtx) error {
 	if err != nil {
 		return err
 	}
-	out := make([]float32, tensor.NumElements(oshape))
+	out := c.alloc(tensor.NumElements(oshape))
 	if c.node.Op == "AveragePool" {
 		err = ref.AveragePool(p, xd, out)
 	} else {
@@ -280,7 +280,7 @@ func globalPoolOp(c *opCtx) error {
 	for range x.Shape[2:] {
 		oshape = append(oshape, 1)
 	}
-	out := make([]float32, nc)
+	out := c.alloc(nc)
 	if err := ref.GlobalPool(xd, nc, tensor.NumElements(x.Shape[2:]), c.node.Op == "GlobalMaxPool", out); err != nil {
 		return err
 	}

@@ -90,6 +90,18 @@ func binaryOp(op ref.BinaryOp) opFunc {
 				return err
 			}
 		}
+		if av, ok := a.Data.([]float32); ok && b.DType == tensor.Float32 {
+			oshape, err := ref.BroadcastShape(a.Shape, b.Shape)
+			if err != nil {
+				return err
+			}
+			d, s, err := ref.BinaryInto(op, av, a.Shape, b.Float32s(), b.Shape, c.alloc(tensor.NumElements(oshape)))
+			if err != nil {
+				return err
+			}
+			c.out[0] = f32Tensor(s, d)
+			return nil
+		}
 		out, err := binaryT(op, a, b)
 		if err != nil {
 			return err

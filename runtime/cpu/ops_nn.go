@@ -58,7 +58,7 @@ func gemmOp(c *opCtx) error {
 		}
 		cd, cs = d, ct.Shape
 	}
-	out := make([]float32, p.M*p.N)
+	out := c.alloc(p.M * p.N)
 	if err := ref.Gemm(p, ad, bd, cd, cs, out); err != nil {
 		return err
 	}
@@ -120,7 +120,7 @@ func batchNormOp(c *opCtx) error {
 	if err != nil {
 		return err
 	}
-	out := make([]float32, len(xd))
+	out := c.alloc(len(xd))
 	if err := ref.BatchNorm(xd, x.Shape[0], x.Shape[1], tensor.NumElements(x.Shape[2:]), ps[0], ps[1], ps[2], ps[3], c.node.AttrFloat("epsilon", 1e-5), out); err != nil {
 		return err
 	}

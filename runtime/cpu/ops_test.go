@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/elasticroom/elasticroom/compiler/graph"
+	"github.com/elasticroom/elasticroom/kernels/ref"
 	"github.com/elasticroom/elasticroom/kernels/tensor"
 )
 
@@ -134,5 +135,50 @@ func TestFusedClip(t *testing.T) {
 	g.Outputs = append(g.Outputs, &graph.Value{Name: "h"})
 	if p := planFusions(g); len(p) != 0 {
 		t.Fatalf("fused a graph output: %v", p)
+	}
+}
+
+func TestFusedBatchNorm(t *testing.T) {
+	// Conv (1x1, weight 2, bias 1) -> BatchNormalization -> Relu: BN folded into the conv
+	g := graph.New("fold")
+	g.Inputs = []*graph.Value{graph.NewValue("x", tensor.Float32, graph.Dims(1, 1, 1, 4))}
+	g.Outputs = []*graph.Value{{Name: "y"}}
+	g.Initializers["w"] = f32([]int{1, 1, 1, 1}, 2)
+	g.Initializers["b"] = f32([]int{1}, 1)
+	g.Initializers["scale"] = f32([]int{1}, -0.5)
+	g.Initializers["beta"] = f32([]int{1}, 1)
+	g.Initializers["mean"] = f32([]int{1}, 3)
+	g.Initializers["var"] = f32([]int{1}, 3)
+	g.Nodes = []*graph.Node{
+		node("c", "Conv", []string{"x", "w", "b"}, []string{"h"}, nil),
+		node("bn", "BatchNormalization", []string{"h", "scale", "beta", "mean", "var"}, []string{"z"}, map[string]*graph.Attr{"epsilon": floatA(1)}),
+		node("r", "Relu", []string{"z"}, []string{"y"}, nil),
+	}
+	if p := planFusions(g); len(p) != 1 || p[0].bn == nil || p[0].act.Op != ref.Relu || p[0].last != 2 {
+		t.Fatalf("fusion plan %+v", p)
+	}
+	x := map[string]*tensor.Tensor{"x": f32([]int{1, 1, 1, 4}, -1, 1, 3, 5)}
+	// conv: -1 3 7 11; bn: -0.5*(h-3)/sqrt(3+1) + 1 = 2 1 0 -1; relu: 2 1 0 0
+	for run := 0; run < 2; run++ { // the second run takes the cached folded weights
+		out, err := Run(context.Background(), g, x, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !closeF(out["y"].Float32s(), []float32{2, 1, 0, 0}, 1e-6) {
+			t.Fatalf("run %d: got %v", run, out["y"].Data)
+		}
+	}
+	// a new scale tensor invalidates the cache: 0.5*(h-3)/2 + 1 = 0 1 2 3
+	g.Initializers["scale"] = f32([]int{1}, 0.5)
+	out, err := Run(context.Background(), g, x, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !closeF(out["y"].Float32s(), []float32{0, 1, 2, 3}, 1e-6) {
+		t.Fatalf("after the change: got %v", out["y"].Data)
+	}
+	// the initializers themselves are untouched
+	if w := g.Initializers["w"].Float32s()[0]; w != 2 {
+		t.Fatalf("weight initializer changed to %v", w)
 	}
 }

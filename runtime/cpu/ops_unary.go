@@ -90,7 +90,7 @@ func runUnary(c *opCtx, p ref.UnaryParams) error {
 	}
 	switch d := x.Data.(type) {
 	case []float32:
-		out := make([]float32, len(d))
+		out := c.alloc(len(d))
 		if err := ref.Unary(p, d, out); err != nil {
 			return err
 		}
