@@ -13,25 +13,34 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/elasticroom/elasticroom/compiler"
+	"github.com/elasticroom/elasticroom/compiler/budget"
 	"github.com/elasticroom/elasticroom/compiler/graph"
+	"github.com/elasticroom/elasticroom/compiler/plan"
 	"github.com/elasticroom/elasticroom/kernels/tensor"
 	"github.com/elasticroom/elasticroom/models"
 	"github.com/elasticroom/elasticroom/models/zoo"
 	"github.com/elasticroom/elasticroom/runtime/cpu"
+	"github.com/elasticroom/elasticroom/runtime/device"
+	_ "github.com/elasticroom/elasticroom/runtime/emu" // registers the emu device
+	"github.com/elasticroom/elasticroom/runtime/exec"
 )
 
 func runCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "run",
 		Usage:     "run a model once on a device and write or summarise its outputs",
-		ArgsUsage: "MODEL (a .onnx file, or zoo:NAME)",
-		Description: `Runs MODEL on the chosen device. Inputs are .npy files (C order), one --input per model
+		ArgsUsage: "MODEL (a .onnx or .erp file, or zoo:NAME)",
+		Description: `Runs MODEL on the chosen device: cpu runs the model's graph (a plan's optimized graph) with the
+reference operators; emu runs a compiled plan's kernels on the kernel emulator (slow: an
+interpreter), compiling a model for every SM of sm_90 first. Inputs are .npy files (C order), one --input per model
 input; every output is written to --output-dir as <output name>.npy, with every character
 outside [A-Za-z0-9_.-] replaced by '_'. Without --output-dir a summary is printed.
 
 Examples:
    elasticroom run model.onnx --input x=x.npy --output-dir out/
    elasticroom run zoo:resnet18 --random-inputs
+   elasticroom run model.erp --random-inputs --device emu
    elasticroom run det.onnx --random-inputs --dim height=640 --dim width=640`,
 		Flags: []cli.Flag{
 			&cli.StringSliceFlag{Name: "input", Aliases: []string{"i"}, Usage: "model input as `NAME=FILE.npy` (repeat per input)"},
@@ -51,15 +60,25 @@ Examples:
 
 func runAction(c *cli.Context) error {
 	if c.NArg() != 1 {
-		return fmt.Errorf("run needs exactly one MODEL argument (a .onnx file or zoo:NAME), got %d", c.NArg())
+		return fmt.Errorf("run needs exactly one MODEL argument (a .onnx or .erp file, or zoo:NAME), got %d", c.NArg())
 	}
 	dev, err := pickDevice(c.String("device"))
 	if err != nil {
 		return err
 	}
 	batch := c.Int("batch")
-	g, src, err := models.Open(c.Args().First(), zoo.Options{Batch: max(batch, 1), SeqLen: c.Int("seq-len")})
-	if err != nil {
+	spec := c.Args().First()
+	var (
+		g   *graph.Graph
+		p   *plan.Plan
+		src = models.Source{Spec: spec, Path: spec}
+	)
+	if strings.HasSuffix(strings.ToLower(spec), ".erp") {
+		if p, err = plan.Load(spec); err != nil {
+			return err
+		}
+		g = p.Graph
+	} else if g, src, err = models.Open(spec, zoo.Options{Batch: max(batch, 1), SeqLen: c.Int("seq-len")}); err != nil {
 		return err
 	}
 	inputs, err := gatherInputs(c, g, src, batch)
@@ -69,20 +88,23 @@ func runAction(c *cli.Context) error {
 	if err := g.CheckInputs(inputs); err != nil {
 		return fmt.Errorf("model %q: %w", src.Spec, err)
 	}
+	w := c.App.Writer
+	run, label, err := prepareRun(c, dev, g, p, inputs)
+	if err != nil {
+		return fmt.Errorf("model %q on %s: %w", src.Spec, dev, err)
+	}
 	repeat := max(c.Int("repeat"), 1)
 	var outs map[string]*tensor.Tensor
 	times := make([]time.Duration, 0, repeat)
 	for range repeat {
 		start := time.Now()
-		outs, err = cpu.Run(c.Context, g, inputs, cpu.Options{Workers: c.Int("workers")})
-		if err != nil {
-			return fmt.Errorf("model %q on %s: %w", src.Spec, dev, err)
+		if outs, err = run(); err != nil {
+			return fmt.Errorf("model %q on %s: %w", src.Spec, label, err)
 		}
 		times = append(times, time.Since(start))
 	}
 	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
-	w := c.App.Writer
-	fmt.Fprintf(w, "model %s on %s: %d nodes, latency %s", src.Spec, dev, len(g.Nodes), fmtDur(times[len(times)/2]))
+	fmt.Fprintf(w, "model %s on %s: %d nodes, latency %s", src.Spec, label, len(g.Nodes), fmtDur(times[len(times)/2]))
 	if repeat > 1 {
 		fmt.Fprintf(w, " (median of %d; min %s)", repeat, fmtDur(times[0]))
 	}
@@ -94,16 +116,59 @@ func runAction(c *cli.Context) error {
 	return nil
 }
 
-// pickDevice resolves --device. The CUDA and emulator devices land with their own issues;
-// until then they are errors, and auto means cpu.
+// prepareRun returns a function running the model once on dev and a label of the device. The
+// cpu device runs the graph (a plan's optimized graph) with runtime/cpu; the emu device runs a
+// plan, compiling a model first for every SM of the default target.
+func prepareRun(c *cli.Context, dev string, g *graph.Graph, p *plan.Plan, inputs map[string]*tensor.Tensor) (func() (map[string]*tensor.Tensor, error), string, error) {
+	if dev == "cpu" {
+		return func() (map[string]*tensor.Tensor, error) {
+			return cpu.Run(c.Context, g, inputs, cpu.Options{Workers: c.Int("workers")})
+		}, dev, nil
+	}
+	if p == nil {
+		target, err := budget.LookupTarget(defaultTarget)
+		if err != nil {
+			return nil, "", err
+		}
+		shapes := map[string][]int{}
+		for name, t := range inputs {
+			shapes[name] = t.Shape
+		}
+		start := time.Now()
+		p, err = compiler.Compile(c.Context, g, compiler.Options{Target: target, Budget: budget.Full(target),
+			Shapes: shapes, Eval: cpu.EvalNode})
+		if err != nil {
+			return nil, "", err
+		}
+		fmt.Fprintf(c.App.Writer, "compiled for %s (%v) in %s: %d kernels, %d launches\n", target.Name, p.Budget,
+			fmtDur(time.Since(start)), len(p.Kernels), len(p.Launches))
+	}
+	d, err := device.Open(dev, device.Options{Target: p.Target})
+	if err != nil {
+		return nil, "", err
+	}
+	inst, err := exec.Load(c.Context, d, p)
+	if err != nil {
+		return nil, "", err
+	}
+	return func() (map[string]*tensor.Tensor, error) {
+		return inst.Run(c.Context, inputs, exec.RunOptions{})
+	}, d.Name(), nil
+}
+
+// defaultTarget is the GPU model `run --device emu` compiles ONNX and zoo models for.
+const defaultTarget = "sm_90"
+
+// pickDevice resolves --device. auto means cpu until a CUDA device is built; emu runs compiled
+// plans on the kernel emulator.
 func pickDevice(name string) (string, error) {
 	switch name {
 	case "auto", "cpu":
 		return "cpu", nil
 	case "cuda":
-		return "", fmt.Errorf("--device cuda: the CUDA device is not built yet; use --device cpu (or auto)")
+		return "", fmt.Errorf("--device cuda: the CUDA device is not built yet; use --device cpu (or auto), or emu")
 	case "emu":
-		return "", fmt.Errorf("--device emu: the kernel emulator device is not built yet; use --device cpu (or auto)")
+		return "emu", nil
 	}
 	return "", fmt.Errorf("--device %q: unknown device (want auto, cpu, cuda or emu)", name)
 }

@@ -178,3 +178,35 @@ func TestVectorAndSharedAccess(t *testing.T) {
 		t.Fatal("shared access beyond the dynamic size was accepted")
 	}
 }
+
+// TestFastBinMatchesTable checks every fast-path closure against binTable's entry.
+func TestFastBinMatchesTable(t *testing.T) {
+	vals := []uint64{0, 1, 2, 31, 32, 0x7fffffff, 0x80000000, 0xffffffff, 0x3f800000, 0xbf800000, 0x7fc00000,
+		0x7f800000, 0x00000001, 0x1234567890, 0xffffffffffffffff}
+	n := 0
+	for op, m := range binTable {
+		for ty, f := range m {
+			g := fastBin(op, ty, 0, 1, 2)
+			if g == nil {
+				continue
+			}
+			n++
+			th := &thread{r: make([]uint64, 3)}
+			for _, x := range vals {
+				for _, y := range vals {
+					if ty.Size() == 4 {
+						x, y = uint64(uint32(x)), uint64(uint32(y))
+					}
+					th.r[1], th.r[2] = x, y
+					g(th)
+					if want := f(x, y); th.r[0] != want {
+						t.Fatalf("%v %v (%#x, %#x) = %#x, table says %#x", op, ty, x, y, th.r[0], want)
+					}
+				}
+			}
+		}
+	}
+	if n < 10 {
+		t.Fatalf("only %d fast ops checked", n)
+	}
+}

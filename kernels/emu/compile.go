@@ -274,6 +274,9 @@ func (c *compiler) op(in *kir.Inst) func(*thread) {
 		if f == nil {
 			return nil
 		}
+		if g := fastBin(in.Op, in.T, d, a, b); g != nil {
+			return g
+		}
 		return func(t *thread) { t.r[d] = f(t.r[a], t.r[b]) }
 	}
 	if m, ok := unTable[in.Op]; ok {

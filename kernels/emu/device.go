@@ -30,7 +30,18 @@ type Device struct {
 	mem   memory
 	mu    sync.Mutex
 	progs map[*kir.Kernel]*Program
+	regs  sync.Pool // *[]uint64: register files of finished blocks, reused by later launches
 }
+
+// getRegs returns a register file of n slots (not zeroed when reused).
+func (d *Device) getRegs(n int) []uint64 {
+	if p, ok := d.regs.Get().(*[]uint64); ok && cap(*p) >= n {
+		return (*p)[:n]
+	}
+	return make([]uint64, n)
+}
+
+func (d *Device) putRegs(r []uint64) { d.regs.Put(&r) }
 
 // NewDevice makes a device with the given configuration.
 func NewDevice(c Config) (*Device, error) {

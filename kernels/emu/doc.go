@@ -19,7 +19,9 @@
 // Kernels are compiled once per Device into a flat array of steps over a register file of
 // uint64 slots per thread (32-bit values zero-extended, f32 as its bits, predicates 0/1);
 // structured control flow becomes jumps. Each step is a closure specialised to its op, type and
-// register slots.
+// register slots (the hottest ALU ops without any further call: fast.go). Register files are
+// reused by later blocks and launches without being cleared: the verifier guarantees that every
+// register is written before it is read.
 //
 // Memory. Global memory is a set of allocations addressed by u64 pointers (allocation i spans
 // [(i+1)<<32, (i+1)<<32 + size)); pointer 0 and addresses outside an allocation are errors, as

@@ -42,7 +42,7 @@ var errAborted = errors.New("launch aborted")
 func newBlock(l *launch, sm int) *block {
 	n := l.nthreads
 	nr := l.prog.nregs
-	bk := &block{l: l, sm: sm, threads: make([]thread, n), regs: make([]uint64, n*nr),
+	bk := &block{l: l, sm: sm, threads: make([]thread, n), regs: l.dev.getRegs(n * nr),
 		sharedBytes: uint32(l.sharedBytes), shared: make([]uint32, (l.sharedBytes+3)/4)}
 	bx, by := int(l.block[0]), int(l.block[1])
 	for i := range bk.threads {
@@ -60,7 +60,9 @@ func (bk *block) reset(idx int) {
 	g := bk.l.grid
 	gx, gy := int(g[0]), int(g[1])
 	bk.ctaid = [3]uint32{uint32(idx % gx), uint32(idx / gx % gy), uint32(idx / (gx * gy))}
-	clear(bk.regs)
+	// Registers are not cleared: the verifier guarantees every register is written before it
+	// is read, so a block never sees its predecessor's values (clearing cost more than running
+	// the blocks of a persistent kernel that find no tile left).
 	clear(bk.shared)
 	for i := range bk.threads {
 		t := &bk.threads[i]

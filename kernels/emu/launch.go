@@ -146,7 +146,10 @@ func (l *launch) fail(err error) {
 // worker is one resident-block slot of SM sm: it runs block first, then unstarted blocks.
 func (l *launch) worker(sm, first int) {
 	bk := newBlock(l, sm)
-	defer func() { l.steps.Add(bk.steps) }()
+	defer func() {
+		l.steps.Add(bk.steps)
+		l.dev.putRegs(bk.regs)
+	}()
 	for idx := first; idx < l.nblocks; idx = int(l.next.Add(1) - 1) {
 		if l.abort.Load() {
 			return
