@@ -140,7 +140,7 @@ func TestRunErrors(t *testing.T) {
 		{"wrong shape", []string{"run", model, "--input", "input=" + wrong}, []string{`"input"`, "784", "783"}},
 		{"unknown input", []string{"run", model, "--input", "input=" + input, "--input", "bogus=" + input}, []string{`"bogus"`}},
 		{"bad device", []string{"run", model, "--random-inputs", "--device", "tpu"}, []string{`"tpu"`, "unknown device"}},
-		{"cuda not built", []string{"run", model, "--random-inputs", "--device", "cuda"}, []string{"CUDA device is not built yet"}},
+		{"no cuda driver", []string{"run", model, "--random-inputs", "--device", "cuda"}, []string{"NVIDIA driver (libcuda.so.1) not found"}},
 		{"bad input flag", []string{"run", model, "--input", "input"}, []string{"NAME=VALUE"}},
 		{"unknown zoo model", []string{"run", "zoo:alexnet"}, []string{"alexnet", "known: bert"}},
 	}

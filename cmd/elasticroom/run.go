@@ -21,6 +21,7 @@ import (
 	"github.com/elasticroom/elasticroom/models"
 	"github.com/elasticroom/elasticroom/models/zoo"
 	"github.com/elasticroom/elasticroom/runtime/cpu"
+	"github.com/elasticroom/elasticroom/runtime/cuda" // registers the cuda device
 	"github.com/elasticroom/elasticroom/runtime/device"
 	_ "github.com/elasticroom/elasticroom/runtime/emu" // registers the emu device
 	"github.com/elasticroom/elasticroom/runtime/exec"
@@ -125,11 +126,20 @@ func prepareRun(c *cli.Context, dev string, g *graph.Graph, p *plan.Plan, inputs
 			return cpu.Run(c.Context, g, inputs, cpu.Options{Workers: c.Int("workers")})
 		}, dev, nil
 	}
-	if p == nil {
-		target, err := budget.LookupTarget(defaultTarget)
-		if err != nil {
+	target, err := runTarget(p)
+	if err != nil {
+		return nil, "", err
+	}
+	d, err := device.Open(dev, device.Options{Target: target})
+	if err != nil {
+		return nil, "", err
+	}
+	if cd, ok := d.(*cuda.Device); ok && p == nil {
+		if target, err = cudaTarget(cd.Info()); err != nil {
 			return nil, "", err
 		}
+	}
+	if p == nil {
 		shapes := map[string][]int{}
 		for name, t := range inputs {
 			shapes[name] = t.Shape
@@ -143,10 +153,6 @@ func prepareRun(c *cli.Context, dev string, g *graph.Graph, p *plan.Plan, inputs
 		fmt.Fprintf(c.App.Writer, "compiled for %s (%v) in %s: %d kernels, %d launches\n", target.Name, p.Budget,
 			fmtDur(time.Since(start)), len(p.Kernels), len(p.Launches))
 	}
-	d, err := device.Open(dev, device.Options{Target: p.Target})
-	if err != nil {
-		return nil, "", err
-	}
 	inst, err := exec.Load(c.Context, d, p)
 	if err != nil {
 		return nil, "", err
@@ -159,16 +165,40 @@ func prepareRun(c *cli.Context, dev string, g *graph.Graph, p *plan.Plan, inputs
 // defaultTarget is the GPU model `run --device emu` compiles ONNX and zoo models for.
 const defaultTarget = "sm_90"
 
-// pickDevice resolves --device. auto means cpu until a CUDA device is built; emu runs compiled
-// plans on the kernel emulator.
+// runTarget is the target a run compiles for: the plan's own, else the default one (the cuda
+// device's real one replaces it once the device is open).
+func runTarget(p *plan.Plan) (budget.Target, error) {
+	if p != nil {
+		return p.Target, nil
+	}
+	return budget.LookupTarget(defaultTarget)
+}
+
+// cudaTarget is the compile target of the GPU that answered: the known target of its
+// architecture, with the SM count the GPU reports (an H100 PCIe has fewer SMs than an SXM).
+func cudaTarget(info cuda.Info) (budget.Target, error) {
+	t, err := budget.LookupTarget(info.Arch())
+	if err != nil {
+		return t, fmt.Errorf("GPU %s (%s): %w", info.Name, info.Arch(), err)
+	}
+	if info.SMs > 0 && info.SMs != t.SMs {
+		t.SMs = info.SMs
+		t.Name = fmt.Sprintf("%s-%dsm", t.Name, info.SMs)
+	}
+	return t, nil
+}
+
+// pickDevice resolves --device: auto picks cuda when a GPU answers, else cpu; emu runs
+// compiled plans on the kernel emulator.
 func pickDevice(name string) (string, error) {
 	switch name {
-	case "auto", "cpu":
+	case "auto":
+		if cuda.Available() == nil {
+			return "cuda", nil
+		}
 		return "cpu", nil
-	case "cuda":
-		return "", fmt.Errorf("--device cuda: the CUDA device is not built yet; use --device cpu (or auto), or emu")
-	case "emu":
-		return "emu", nil
+	case "cpu", "cuda", "emu":
+		return name, nil
 	}
 	return "", fmt.Errorf("--device %q: unknown device (want auto, cpu, cuda or emu)", name)
 }
