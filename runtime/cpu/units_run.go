@@ -1,0 +1,300 @@
+package cpu
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/elasticroom/elasticroom/compiler/graph"
+	"github.com/elasticroom/elasticroom/kernels/ref"
+	"github.com/elasticroom/elasticroom/kernels/tensor"
+)
+
+// UnitRunOptions tune one Pool.Run.
+type UnitRunOptions struct {
+	// Mask is the units the run may use; nil: every unit of the pool.
+	Mask *Mask
+	// Priority orders jobs on a unit whose mask several runs hold: higher first.
+	Priority int
+	// Trace, when not nil, receives every tile of the run.
+	Trace *TileLog
+}
+
+// Run executes g on inputs like the package's Run, with every node cut into tiles that the
+// pool's units in opt.Mask take: Conv/FusedConv over (batch, output-channel block), Gemm,
+// MatMul and their fused forms over row (or, for up to 4 rows, column) blocks, float32 unary
+// and binary elementwise ops over element chunks, pooling over (n, c) planes; every other node
+// is one tile. Tiles are computed with kernels/ref on slices of the operands, so the results
+// are bit-identical to Run's. A tile is sized from its FLOPs to take about the pool's
+// TileTime. Run waits (preempted) while the mask is empty.
+func (p *Pool) Run(ctx context.Context, g *graph.Graph, inputs map[string]*tensor.Tensor, opt UnitRunOptions) (map[string]*tensor.Tensor, error) {
+	if g == nil {
+		return nil, errors.New("cpu: nil graph")
+	}
+	if opt.Mask == nil {
+		all := make([]int, p.units)
+		for i := range all {
+			all[i] = i
+		}
+		m, err := p.NewMask(all)
+		if err != nil {
+			return nil, err
+		}
+		opt.Mask = m
+	}
+	if opt.Mask.p != p {
+		return nil, errors.New("cpu: mask of another pool")
+	}
+	e := &env{vals: map[string]*tensor.Tensor{}}
+	declared := map[string]bool{}
+	for _, v := range g.Inputs {
+		declared[v.Name] = true
+		t, ok := inputs[v.Name]
+		if !ok {
+			if init, isInit := g.Initializers[v.Name]; isInit {
+				e.vals[v.Name] = init
+				continue
+			}
+			return nil, fmt.Errorf("cpu: graph input %q is missing", v.Name)
+		}
+		if err := checkInput(v, t); err != nil {
+			return nil, err
+		}
+		e.vals[v.Name] = t
+	}
+	var extra []string
+	for name := range inputs {
+		if !declared[name] {
+			extra = append(extra, name)
+		}
+	}
+	if len(extra) > 0 {
+		sort.Strings(extra)
+		return nil, fmt.Errorf("cpu: inputs %q are not inputs of graph %q", extra, g.Name)
+	}
+	r := &runner{ctx: ctx, opt: Options{Workers: 1}}
+	u := &unitRun{p: p, r: r, opt: opt}
+	if err := u.runGraph(g, e); err != nil {
+		return nil, err
+	}
+	out := map[string]*tensor.Tensor{}
+	for _, v := range g.Outputs {
+		t, ok := e.get(v.Name)
+		if !ok {
+			return nil, fmt.Errorf("cpu: graph output %q was not computed", v.Name)
+		}
+		out[v.Name] = t
+	}
+	return out, nil
+}
+
+// unitRun is one Pool.Run.
+type unitRun struct {
+	p   *Pool
+	r   *runner
+	opt UnitRunOptions
+}
+
+// runGraph is runner.runGraph with each node run through the pool.
+func (u *unitRun) runGraph(g *graph.Graph, e *env) error {
+	r := u.r
+	for name, t := range g.Initializers {
+		if _, ok := e.vals[name]; !ok {
+			e.vals[name] = t
+		}
+	}
+	keep := map[string]bool{}
+	for _, v := range g.Outputs {
+		keep[v.Name] = true
+	}
+	last := lastUses(g)
+	fused := planFusions(g)
+	skip := map[int]bool{}
+	for i, n := range g.Nodes {
+		if err := r.ctx.Err(); err != nil {
+			return fmt.Errorf("cpu: graph %q stopped before %v: %w", g.Name, n, err)
+		}
+		if !skip[i] {
+			var fu *fusion
+			if f, ok := fused[i]; ok {
+				fu = &f
+				for _, j := range f.skips {
+					skip[j] = true
+				}
+			}
+			if err := u.runNode(g, i, e, fu); err != nil {
+				return err
+			}
+		}
+		for _, name := range last[i] {
+			if !keep[name] && !g.IsInitializer(name) {
+				if t, ok := e.vals[name]; ok {
+					r.bufs.drop(t)
+					delete(e.vals, name)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// runNode is runner.runNode with the op run as tiles on the pool.
+func (u *unitRun) runNode(g *graph.Graph, idx int, e *env, fu *fusion) error {
+	r := u.r
+	n := g.Nodes[idx]
+	key, ok := opKey(n)
+	if !ok {
+		return fmt.Errorf("%v: domain %q: %w", n, n.Domain, ErrUnsupportedOp)
+	}
+	f, ok := opTable[key]
+	if !ok {
+		return fmt.Errorf("%v: %w", n, ErrUnsupportedOp)
+	}
+	c := &opCtx{node: n, r: r, env: e, in: make([]*tensor.Tensor, len(n.Inputs)), out: make([]*tensor.Tensor, len(n.Outputs))}
+	outNames := n.Outputs
+	if fu != nil {
+		c.act = fu.act
+		outNames = g.Nodes[fu.last].Outputs[:1]
+	}
+	for i, name := range n.Inputs {
+		if name == "" {
+			continue
+		}
+		t, ok := e.get(name)
+		if !ok {
+			return fmt.Errorf("%v: input %d (%q) has no value", n, i, name)
+		}
+		c.in[i] = t
+	}
+	if fu != nil && fu.bn != nil {
+		if err := foldInto(c, fu.bn); err != nil {
+			return fmt.Errorf("%v: folding %v: %w", n, fu.bn, err)
+		}
+	}
+	tl, err := u.tiles(c, key)
+	if err != nil {
+		return fmt.Errorf("%v: %w", n, err)
+	}
+	if tl == nil { // one tile: the op as Run runs it, on one unit
+		tl = &tiling{n: 1, tile: func(int) error { return f(c) }}
+	}
+	if err := u.p.do(r.ctx, u.opt.Mask, u.opt.Priority, tl.n, tl.tile, u.opt.Trace, idx, n.Name); err != nil {
+		return fmt.Errorf("%v: %w", n, err)
+	}
+	if tl.finish != nil {
+		if err := tl.finish(); err != nil {
+			return fmt.Errorf("%v: %w", n, err)
+		}
+	}
+	for i, name := range outNames {
+		if name == "" {
+			continue
+		}
+		t := c.out[i]
+		if t == nil {
+			return fmt.Errorf("%v: output %d (%q) was not produced", n, i, name)
+		}
+		e.vals[name] = t
+		r.bufs.hold(t)
+	}
+	return nil
+}
+
+// tiling is a node cut into n tiles: tile(t) computes tile t into outputs already set in the
+// node's opCtx; finish, when set, runs after the last tile on the calling goroutine.
+type tiling struct {
+	n      int
+	tile   func(t int) error
+	finish func() error
+}
+
+// tiles returns the tiling of c's node, or nil to run it as one tile.
+func (u *unitRun) tiles(c *opCtx, key string) (*tiling, error) {
+	want := u.want(c)
+	switch key {
+	case "Conv":
+		return convTiles(c, c.act, want)
+	case FusedDomain + ".FusedConv":
+		act, err := fusedActivation(c.node)
+		if err != nil {
+			return nil, err
+		}
+		return convTiles(c, act, want)
+	case "Gemm":
+		return gemmTiles(c, ref.Activation{Op: ref.Identity}, want)
+	case FusedDomain + ".FusedGemm":
+		act, err := fusedActivation(c.node)
+		if err != nil {
+			return nil, err
+		}
+		return gemmTiles(c, act, want)
+	case "MatMul":
+		return matMulTiles(c, false, ref.Activation{Op: ref.Identity}, want)
+	case FusedDomain + ".FusedMatMul":
+		act, err := fusedActivation(c.node)
+		if err != nil {
+			return nil, err
+		}
+		return matMulTiles(c, true, act, want)
+	case "MaxPool", "AveragePool":
+		return poolTiles(c, want)
+	case "GlobalAveragePool", "GlobalMaxPool":
+		return globalPoolTiles(c, want)
+	case "Add", "Sub", "Mul", "Div":
+		return binaryTiles(c, want)
+	}
+	if spec, ok := unaryOps[key]; ok {
+		return unaryTiles(c, spec.params(c), want)
+	}
+	return nil, nil
+}
+
+// want is how to size tiles: tiles of about perTile FLOPs, and no fewer than the units the
+// run holds now when the work allows (tiles of at least minTile FLOPs).
+type want struct {
+	units   int
+	perTile float64
+	minTile float64
+}
+
+func (u *unitRun) want(c *opCtx) want {
+	per := u.p.flopRate * float64(u.p.tileTime.Nanoseconds())
+	return want{units: max(1, u.opt.Mask.Count()), perTile: per, minTile: per / 16}
+}
+
+// count is the number of tiles for work of flops FLOPs that splits at most limit ways.
+func (w want) count(flops float64, limit int) int {
+	n := int(flops/w.perTile + 0.999)
+	if byUnits := min(w.units, int(flops/w.minTile)); byUnits > n {
+		n = byUnits
+	}
+	return max(1, min(n, limit))
+}
+
+var (
+	rateOnce sync.Once
+	rate     float64
+)
+
+// measuredFlopRate times a single-threaded float32 GEMM once per process.
+func measuredFlopRate() float64 {
+	rateOnce.Do(func() {
+		const m, n, k = 96, 96, 96
+		a, b, o := make([]float32, m*k), make([]float32, k*n), make([]float32, m*n)
+		for i := range a {
+			a[i], b[i] = float32(i%7)*0.25, float32(i%5)*0.5
+		}
+		best := time.Duration(1 << 62)
+		for range 5 {
+			start := time.Now()
+			_ = ref.Gemm(ref.GemmParams{M: m, N: n, K: k, Alpha: 1}, a, b, nil, nil, o)
+			best = min(best, time.Since(start))
+		}
+		rate = 2 * m * n * k / float64(max(best.Nanoseconds(), 1))
+		rate = min(max(rate, 0.5), 200) // flops/ns: keep sane on odd machines
+	})
+	return rate
+}
