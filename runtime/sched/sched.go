@@ -381,6 +381,10 @@ func (s *Scheduler) start(t *tenant, n int) {
 // execute runs r's requests back to back on r's lease.
 func (s *Scheduler) execute(r *run) {
 	defer s.runs.Done()
+	// start runs inside reschedule, which assigns units to every run (r's lease included)
+	// before it releases s.mu: waiting for the lock means r starts with its units.
+	s.mu.Lock()
+	s.mu.Unlock() //nolint:staticcheck // a barrier, not a critical section
 	for _, q := range r.reqs {
 		var res result
 		if err := q.ctx.Err(); err != nil {
