@@ -4,10 +4,10 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/elasticroom/elasticroom/kernels"
+	"github.com/elasticroom/elasticroom/kernels/kerneltest"
 	"github.com/elasticroom/elasticroom/kernels/kir"
 	"github.com/elasticroom/elasticroom/kernels/ref"
 )
@@ -46,23 +46,23 @@ func checkConv(t *testing.T, p Params, cfg kernels.Config, r *rand.Rand) {
 	for _, v := range p.In {
 		insz *= v
 	}
-	x, w := randVec(r, insz), randVec(r, p.M*p.C/p.Group*ksz)
-	bufs := map[string][]float32{"x": x, "w": w}
-	var bias []float32
-	if p.Bias {
-		bias = randVec(r, p.M)
-		bufs["bias"] = bias
-	}
+	x, w := kerneltest.Normal(r, insz), kerneltest.Normal(r, p.M*p.C/p.Group*ksz)
 	n := 1
 	for _, v := range oshape {
 		n *= v
+	}
+	bufs := kerneltest.Buffers{"x": x, "w": w, "y": n}
+	var bias []float32
+	if p.Bias {
+		bias = kerneltest.Normal(r, p.M)
+		bufs["bias"] = bias
 	}
 	want := make([]float32, n)
 	if err := ref.Conv(p.ConvParams, x, w, bias, want); err != nil {
 		t.Fatal(err)
 	}
-	got := runInstance(t, in, bufs, "y", n, launchOpts{})
-	if e := relErr(got, want); e > 1e-5 {
+	got := kerneltest.RunF32(t, in, bufs, "y")
+	if e := kerneltest.RelErr(got, want); e > 1e-5 {
 		t.Fatalf("%s: relative error %.3g", in.Name, e)
 	}
 }
@@ -159,33 +159,9 @@ func TestConvMaskAndResumeBitIdentical(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		bufs := map[string][]float32{"x": randVec(r, tc.p.C*80*80), "w": randVec(r, tc.p.M*tc.p.C/tc.p.Group*9), "bias": randVec(r, tc.p.M)}
-		n := tc.p.M * 80 * 80
-		base := runInstance(t, in, bufs, "y", n, launchOpts{})
-		var trace []uint32
-		masked := runInstance(t, in, bufs, "y", n, launchOpts{sms: []int{0, 2}, trace: &trace})
-		for tile, sm := range trace {
-			if sm != 0 && sm != 2 {
-				t.Fatalf("tile %d ran on SM %d, mask is {0, 2}", tile, sm)
-			}
-		}
-		var resumed []float32
-		for try := 0; ; try++ {
-			var claimed atomic.Uint32
-			resumed = runInstance(t, in, bufs, "y", n, launchOpts{during: yieldAfter(t, 2, &claimed), relaunch: true})
-			if c := int(claimed.Load()); c < in.Tiles {
-				t.Logf("%s: first launch claimed %d of %d tiles", in.Name, c, in.Tiles)
-				break
-			}
-			if try == 4 {
-				t.Fatalf("the yield never stopped the first launch before its end")
-			}
-		}
-		for i := range base {
-			if masked[i] != base[i] || resumed[i] != base[i] {
-				t.Fatalf("y[%d]: plain %v, masked %v, resumed %v", i, base[i], masked[i], resumed[i])
-			}
-		}
+		bufs := kerneltest.Buffers{"x": kerneltest.Normal(r, tc.p.C*80*80), "w": kerneltest.Normal(r, tc.p.M*tc.p.C/tc.p.Group*9),
+			"bias": kerneltest.Normal(r, tc.p.M), "y": tc.p.M * 80 * 80}
+		kerneltest.CheckMaskAndResume(t, in, bufs, "y", []int{0, 2}, 2)
 	}
 }
 

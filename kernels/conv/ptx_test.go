@@ -1,22 +1,18 @@
 package conv
 
 import (
-	"errors"
 	"testing"
 
+	"github.com/elasticroom/elasticroom/kernels"
+	"github.com/elasticroom/elasticroom/kernels/kerneltest"
 	"github.com/elasticroom/elasticroom/kernels/kir"
-	"github.com/elasticroom/elasticroom/kernels/ptx"
-	"github.com/elasticroom/elasticroom/kernels/ptx/ptxas"
 	"github.com/elasticroom/elasticroom/kernels/ref"
 )
 
 // Every config of a few representative layers renders to PTX that ptxas assembles for sm_80
-// and sm_90 within 128 registers and without spills.
+// and sm_90 within 128 registers and without spills (one module, so one ptxas run, per
+// target).
 func TestConvPTXAssembles(t *testing.T) {
-	bin, err := ptxas.Find()
-	if errors.Is(err, ptxas.ErrNotFound) {
-		t.Skip(err)
-	}
 	relu6 := ref.Activation{Op: ref.Clip, Alpha: 0, Beta: 6}
 	layers := []Params{
 		{ConvParams: withAct(cp(1, 32, 32, 32, 112, 112, 3, 1, 1, 1, 1), relu6), Bias: true}, // MobileNet dw
@@ -25,32 +21,17 @@ func TestConvPTXAssembles(t *testing.T) {
 		{ConvParams: cp(1, 64, 256, 1, 56, 56, 1, 1, 0, 0, 1), Bias: true},                                        // pointwise
 		{ConvParams: withAct(cp(1, 64, 64, 1, 56, 56, 3, 1, 1, 1, 1), ref.Activation{Op: ref.Relu}), Bias: true},
 	}
-	// one module per target: one ptxas run assembles every kernel
-	for _, arch := range []string{"sm_80", "sm_90"} {
-		var ks []*kir.Kernel
+	kerneltest.CheckPTXModule(t, "conv", 128, func(tg kir.Target) ([]*kernels.Instance, error) {
+		var ins []*kernels.Instance
 		for _, p := range layers {
 			for _, cfg := range Configs(p.ConvParams) {
-				in, err := Build(p, cfg, kir.Target{Arch: arch, MaxRegs: 128})
+				in, err := Build(p, cfg, tg)
 				if err != nil {
-					t.Fatal(err)
+					return nil, err
 				}
-				ks = append(ks, in.Kernel)
+				ins = append(ins, in)
 			}
 		}
-		text, err := ptx.RenderModule(ks, arch)
-		if err != nil {
-			t.Fatalf("render: %v", err)
-		}
-		res, err := ptxas.Assemble(t.Context(), text, arch, ptxas.Options{Path: bin})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, k := range ks {
-			r, ok := res[k.Name]
-			t.Logf("%s %s: %d registers, %d bytes shared, spills %d/%d", arch, k.Name, r.Registers, r.SharedBytes, r.SpillStores, r.SpillLoads)
-			if !ok || r.Registers == 0 || r.Registers > 128 || r.SpillStores > 0 || r.SpillLoads > 0 {
-				t.Errorf("%s %s: %+v", arch, k.Name, r)
-			}
-		}
-	}
+		return ins, nil
+	})
 }

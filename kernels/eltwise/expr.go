@@ -7,7 +7,8 @@
 //
 // Buffer roles: "x0", "x1", ... (the inputs, in Params.Inputs order) and "y" (the output);
 // every buffer is f32, 16-byte aligned. eltwise imports kernels, kernels/kir,
-// kernels/kir/protocol and kernels/ref (for op types); never compiler/ or runtime/.
+// kernels/kir/protocol, kernels/ref (for op types and the host-side broadcast stride math)
+// and kernels/tensor; never compiler/ or runtime/.
 package eltwise
 
 import (

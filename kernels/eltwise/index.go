@@ -1,57 +1,26 @@
 package eltwise
 
-import "github.com/elasticroom/elasticroom/kernels/kir"
+import (
+	"github.com/elasticroom/elasticroom/kernels/kir"
+	"github.com/elasticroom/elasticroom/kernels/ref"
+	"github.com/elasticroom/elasticroom/kernels/tensor"
+)
 
 // BroadcastStrides returns the element strides of a row-major tensor of shape in seen inside
 // the broadcast shape out (0 on broadcast and size-1 dims); in is right-aligned against out.
-func BroadcastStrides(in, out []int) []int {
-	st := make([]int, len(out))
-	off := len(out) - len(in)
-	s := 1
-	for i := len(in) - 1; i >= 0; i-- {
-		if in[i] != 1 {
-			st[off+i] = s
-		}
-		s *= in[i]
-	}
-	return st
-}
+// It is ref.BroadcastStrides: the device kernels index exactly as the host reference does.
+func BroadcastStrides(in, out []int) []int { return ref.BroadcastStrides(in, out) }
 
 // Collapse drops size-1 dims of shape and merges adjacent dims that are contiguous in every
 // operand's strides (strides[k][i] is operand k's element stride on dim i). It returns the
-// collapsed dims (at least one) and each operand's strides over them.
+// collapsed dims (at least one) and each operand's strides over them. It is ref.Collapse,
+// except that when every dim has size 1 the single dim 1 has stride 0 (a size-1 dim costs
+// no index arithmetic in Offset) where ref gives 1.
 func Collapse(shape []int, strides ...[]int) ([]int, [][]int) {
-	var dims []int
-	sts := make([][]int, len(strides))
-	for i, d := range shape {
-		if d == 1 {
-			continue
-		}
-		if n := len(dims); n > 0 {
-			ok := true
-			for k, st := range strides {
-				if sts[k][n-1] != st[i]*d {
-					ok = false
-					break
-				}
-			}
-			if ok {
-				dims[n-1] *= d
-				for k, st := range strides {
-					sts[k][n-1] = st[i]
-				}
-				continue
-			}
-		}
-		dims = append(dims, d)
-		for k, st := range strides {
-			sts[k] = append(sts[k], st[i])
-		}
-	}
-	if len(dims) == 0 {
-		dims = []int{1}
+	dims, sts := ref.Collapse(shape, strides...)
+	if len(dims) == 1 && dims[0] == 1 {
 		for k := range sts {
-			sts[k] = []int{0}
+			sts[k][0] = 0
 		}
 	}
 	return dims, sts
@@ -114,11 +83,5 @@ func Contiguous(dims, strides []int) bool {
 	return true
 }
 
-// Prod is the product of dims.
-func Prod(dims []int) int {
-	n := 1
-	for _, d := range dims {
-		n *= d
-	}
-	return n
-}
+// Prod is the product of dims (tensor.NumElements).
+func Prod(dims []int) int { return tensor.NumElements(dims) }

@@ -4,11 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"sync/atomic"
 	"testing"
 
 	"github.com/elasticroom/elasticroom/kernels"
 	"github.com/elasticroom/elasticroom/kernels/epilogue"
+	"github.com/elasticroom/elasticroom/kernels/kerneltest"
 	"github.com/elasticroom/elasticroom/kernels/kir"
 	"github.com/elasticroom/elasticroom/kernels/ref"
 )
@@ -42,19 +42,19 @@ func checkGemm(t *testing.T, c gemmCase, r *rand.Rand) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, b := randVec(r, p.M*p.K), randVec(r, p.K*p.N)
-	bufs := map[string][]float32{"a": a, "b": b}
+	a, b := kerneltest.Normal(r, p.M*p.K), kerneltest.Normal(r, p.K*p.N)
+	bufs := kerneltest.Buffers{"a": a, "b": b, "y": p.M * p.N}
 	var cv []float32
 	if p.HasC {
-		cv = randVec(r, prod(c.cshape))
+		cv = kerneltest.Normal(r, prod(c.cshape))
 		bufs["c"] = cv
 	}
 	want := make([]float32, p.M*p.N)
 	if err := ref.Gemm(p.GemmParams, a, b, cv, c.cshape, want); err != nil {
 		t.Fatal(err)
 	}
-	got := runInstance(t, in, bufs, "y", p.M*p.N, launchOpts{})
-	if e := relErr(got, want); e > 1e-5 {
+	got := kerneltest.RunF32(t, in, bufs, "y")
+	if e := kerneltest.RelErr(got, want); e > 1e-5 {
 		t.Fatalf("%v: relative error %.3g (got[0..4] %v want %v)", c, e, got[:min(4, len(got))], want[:min(4, len(want))])
 	}
 }
@@ -138,13 +138,13 @@ func TestMatMulBatchBroadcast(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			a, b := randVec(r, prod(tc.ashape)), randVec(r, prod(tc.bshape))
+			a, b := kerneltest.Normal(r, prod(tc.ashape)), kerneltest.Normal(r, prod(tc.bshape))
 			want, _, err := ref.MatMul(a, tc.ashape, b, tc.bshape, 1)
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := runInstance(t, in, map[string][]float32{"a": a, "b": b}, "y", len(want), launchOpts{})
-			if e := relErr(got, want); e > 1e-5 {
+			got := kerneltest.RunF32(t, in, kerneltest.Buffers{"a": a, "b": b, "y": len(want)}, "y")
+			if e := kerneltest.RelErr(got, want); e > 1e-5 {
 				t.Fatalf("relative error %.3g", e)
 			}
 		})
@@ -161,36 +161,8 @@ func TestGemmMaskAndResumeBitIdentical(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bufs := map[string][]float32{"a": randVec(r, p.M*p.K), "b": randVec(r, p.K*p.N)}
-	n := p.M * p.N
-	base := runInstance(t, in, bufs, "y", n, launchOpts{})
-
-	var trace []uint32
-	masked := runInstance(t, in, bufs, "y", n, launchOpts{sms: []int{1}, trace: &trace})
-	for tile, sm := range trace {
-		if sm != 1 {
-			t.Fatalf("tile %d ran on SM %d, mask is {1}", tile, sm)
-		}
-	}
-	// the host flips yield while the kernel runs; on a loaded machine the flip may come too
-	// late, so try a few times
-	var resumed []float32
-	for try := 0; ; try++ {
-		var claimed atomic.Uint32
-		resumed = runInstance(t, in, bufs, "y", n, launchOpts{during: yieldAfter(t, 2, &claimed), relaunch: true})
-		if c := int(claimed.Load()); c < in.Tiles {
-			t.Logf("first launch claimed %d of %d tiles", c, in.Tiles)
-			break
-		}
-		if try == 4 {
-			t.Fatalf("the yield never stopped the first launch before its end")
-		}
-	}
-	for i := range base {
-		if masked[i] != base[i] || resumed[i] != base[i] {
-			t.Fatalf("y[%d]: plain %v, masked %v, resumed %v", i, base[i], masked[i], resumed[i])
-		}
-	}
+	bufs := kerneltest.Buffers{"a": kerneltest.Normal(r, p.M*p.K), "b": kerneltest.Normal(r, p.K*p.N), "y": p.M * p.N}
+	kerneltest.CheckMaskAndResume(t, in, bufs, "y", []int{1}, 2)
 }
 
 // The kernel is really tiled: shared memory, barriers, shared vector loads of the fragments,

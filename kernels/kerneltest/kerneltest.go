@@ -1,19 +1,22 @@
 // Package kerneltest runs kernel template instances (kernels.Instance) on the kernels/emu
 // interpreter for the templates' tests: it binds buffers to the instance's argument roles,
 // builds the persistent protocol's control block, launches one block per resident slot of every
-// virtual SM, and reads outputs back. It also runs an instance preempted (restricted SM mask,
-// yield mid-run, relaunch) so every template family can check that the protocol resumes to a
-// bit-identical result, and compares outputs with a relative (norm-based) error.
+// virtual SM, and reads outputs back. RunWith shapes a run the way the scheduler would: an SM
+// mask, a host hook running during the launch (YieldAfter sets the yield word), a relaunch
+// that resumes on the same control block, and the per-tile SM trace. RunPreempted and
+// CheckMaskAndResume use it so every template family can check that the protocol confines
+// tiles to the mask and resumes to a bit-identical result. It also compares outputs with a
+// relative (norm-based) error and checks that instances assemble with ptxas (CheckPTX).
 //
 // It is test support, like net/http/httptest: only tests import it. It imports kernels,
-// kernels/emu, kernels/kir and kernels/kir/protocol, never compiler/ or runtime/ packages.
+// kernels/emu, kernels/kir, kernels/kir/protocol, kernels/ptx and kernels/ptx/ptxas, never
+// compiler/ or runtime/ packages.
 package kerneltest
 
 import (
 	"context"
 	"fmt"
 	"math"
-	"runtime"
 	"sort"
 	"time"
 
@@ -36,10 +39,11 @@ const (
 type Buffers map[string]any
 
 type rig struct {
-	d    *emu.Device
-	in   *kernels.Instance
-	ptrs map[string]emu.Ptr
-	ctl  emu.Ptr
+	d     *emu.Device
+	in    *kernels.Instance
+	ptrs  map[string]emu.Ptr
+	ctl   emu.Ptr
+	trace emu.Ptr // 0: the kernel records no trace
 }
 
 func words(v any) ([]uint32, error) {
@@ -70,7 +74,7 @@ func words(v any) ([]uint32, error) {
 	return nil, fmt.Errorf("buffer of type %T", v)
 }
 
-func newRig(in *kernels.Instance, bufs Buffers, sms ...int) (*rig, error) {
+func newRig(in *kernels.Instance, bufs Buffers, trace bool, sms ...int) (*rig, error) {
 	if err := in.Validate(); err != nil {
 		return nil, err
 	}
@@ -100,6 +104,11 @@ func newRig(in *kernels.Instance, bufs Buffers, sms ...int) (*rig, error) {
 	if r.ctl, err = d.AllocU32(c.Words()); err != nil {
 		return nil, err
 	}
+	if trace {
+		if r.trace, err = d.AllocU32(make([]uint32, in.Tiles)); err != nil {
+			return nil, err
+		}
+	}
 	return r, nil
 }
 
@@ -116,7 +125,7 @@ func (r *rig) launch() error {
 			}
 			args[i] = p
 		case kernels.ArgTrace:
-			args[i] = 0
+			args[i] = r.trace
 		case kernels.ArgU32:
 			args[i] = a.U32
 		case kernels.ArgS32:
@@ -134,6 +143,37 @@ func (r *rig) launch() error {
 	return err
 }
 
+// launchDuring launches with during (when not nil) running on the host meanwhile; during's
+// stop channel is closed once the launch has returned, and launchDuring waits for during.
+func (r *rig) launchDuring(during During) error {
+	if during == nil {
+		return r.launch()
+	}
+	stop := make(chan struct{})
+	done := make(chan error, 1)
+	go func() { done <- during(r.d, r.ctl, stop) }()
+	err := r.launch()
+	close(stop)
+	if herr := <-done; err == nil && herr != nil {
+		err = fmt.Errorf("kernel %s: host hook during the launch: %w", r.in.Name, herr)
+	}
+	return err
+}
+
+// resume clears yield, opens every SM and launches again on the same control block.
+func (r *rig) resume() error {
+	if err := r.d.Store32(r.ctl.Add(4*protocol.WordYield), 0); err != nil {
+		return err
+	}
+	for s := 0; s < SMs; s++ {
+		w, bit := protocol.MaskWord(s)
+		if err := r.d.Store32(r.ctl.Add(4*w), r.word(w)|bit); err != nil {
+			return err
+		}
+	}
+	return r.launch()
+}
+
 func (r *rig) word(i int) uint32 {
 	v, _ := r.d.Load32(r.ctl.Add(4 * i))
 	return v
@@ -147,6 +187,8 @@ func (r *rig) read(name string, n int) ([]uint32, error) {
 	return r.d.ReadU32(p, n)
 }
 
+// outputs reads every buffer back after the last launch and checks that the control block
+// says every tile was claimed and done.
 func (r *rig) outputs(bufs Buffers) (map[string][]uint32, error) {
 	out := map[string][]uint32{}
 	for name, v := range bufs {
@@ -158,23 +200,87 @@ func (r *rig) outputs(bufs Buffers) (map[string][]uint32, error) {
 			return nil, err
 		}
 	}
-	if done, n := r.word(protocol.WordDone), r.in.Tiles; int(done) != n {
-		return nil, fmt.Errorf("kernel %s: %d of %d tiles done", r.in.Name, done, n)
+	done, next, n := r.word(protocol.WordDone), r.word(protocol.WordNextTile), r.in.Tiles
+	if int(done) != n || int(next) < n {
+		return nil, fmt.Errorf("kernel %s: control block after the run: next %d, done %d of %d tiles", r.in.Name, next, done, n)
 	}
 	return out, nil
+}
+
+// During is a host hook that runs while a launch runs, with the device and the address of the
+// protocol's control block; stop is closed once the launch has returned. Its error fails the
+// run.
+type During func(d *emu.Device, ctl emu.Ptr, stop <-chan struct{}) error
+
+// Launch shapes one run of an instance (RunWith).
+type Launch struct {
+	SMs      []int  // the first launch's SM mask (every SM when empty)
+	During   During // runs on the host during the first launch (nil: none)
+	Relaunch bool   // then clear yield, open every SM and launch again: the protocol's resume
+	Trace    bool   // bind a trace buffer: Result.Trace gets the SM that ran each tile
+}
+
+// Result is what RunWith reads back.
+type Result struct {
+	Out     map[string][]uint32 // every buffer's contents after the run, as u32 words
+	Trace   []uint32            // with Launch.Trace, per tile the SM that (last) ran it
+	First   int                 // tiles done when the first launch returned
+	Claimed int                 // tiles claimed (the next-tile word) when the first launch returned
+}
+
+// RunWith runs in on a fresh emu device with every buffer of bufs bound to its role, shaped by
+// l. It fails unless, after the run, every tile was claimed and done.
+func RunWith(in *kernels.Instance, bufs Buffers, l Launch) (*Result, error) {
+	r, err := newRig(in, bufs, l.Trace, l.SMs...)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.launchDuring(l.During); err != nil {
+		return nil, err
+	}
+	res := &Result{First: int(r.word(protocol.WordDone)), Claimed: int(r.word(protocol.WordNextTile))}
+	if l.Relaunch {
+		if err := r.resume(); err != nil {
+			return nil, err
+		}
+	}
+	if res.Out, err = r.outputs(bufs); err != nil {
+		return nil, err
+	}
+	if l.Trace {
+		if res.Trace, err = r.d.ReadU32(r.trace, in.Tiles); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
 }
 
 // Run launches in once on a fresh emu device with every buffer of bufs bound to its role and
 // returns every buffer's contents afterwards, as u32 words.
 func Run(in *kernels.Instance, bufs Buffers) (map[string][]uint32, error) {
-	r, err := newRig(in, bufs)
+	res, err := RunWith(in, bufs, Launch{})
 	if err != nil {
 		return nil, err
 	}
-	if err := r.launch(); err != nil {
-		return nil, err
+	return res.Out, nil
+}
+
+// YieldAfter is a During hook that sets the protocol's yield word once tiles tiles are done
+// (polling the control block every few microseconds), asking the launch to stop early.
+func YieldAfter(tiles int) During {
+	return func(d *emu.Device, ctl emu.Ptr, stop <-chan struct{}) error {
+		for {
+			select {
+			case <-stop:
+				return nil
+			default:
+			}
+			if v, err := d.Load32(ctl.Add(4 * protocol.WordDone)); err == nil && int(v) >= tiles {
+				return d.Store32(ctl.Add(4*protocol.WordYield), 1)
+			}
+			time.Sleep(20 * time.Microsecond)
+		}
 	}
-	return r.outputs(bufs)
 }
 
 // RunPreempted launches in restricted to SM 1, sets yield once the first tile is done, then
@@ -184,135 +290,12 @@ func Run(in *kernels.Instance, bufs Buffers) (map[string][]uint32, error) {
 // part-way.
 func RunPreempted(in *kernels.Instance, bufs Buffers) (map[string][]uint32, int, error) {
 	for try := 0; ; try++ {
-		out, first, err := runPreempted(in, bufs)
-		if err != nil || first < in.Tiles || try == 9 {
-			return out, first, err
-		}
-	}
-}
-
-func runPreempted(in *kernels.Instance, bufs Buffers) (map[string][]uint32, int, error) {
-	r, err := newRig(in, bufs, 1)
-	if err != nil {
-		return nil, 0, err
-	}
-	stop := make(chan struct{})
-	flipped := make(chan struct{})
-	go func() {
-		defer close(flipped)
-		for r.word(protocol.WordDone) < 1 {
-			select {
-			case <-stop:
-				return
-			default:
-				runtime.Gosched()
-			}
-		}
-		_ = r.d.Store32(r.ctl.Add(4*protocol.WordYield), 1)
-	}()
-	err = r.launch()
-	close(stop)
-	<-flipped
-	if err != nil {
-		return nil, 0, err
-	}
-	first := int(r.word(protocol.WordDone))
-	if err := r.d.Store32(r.ctl.Add(4*protocol.WordYield), 0); err != nil {
-		return nil, 0, err
-	}
-	for s := 0; s < SMs; s++ {
-		w, bit := protocol.MaskWord(s)
-		if err := r.d.Store32(r.ctl.Add(4*w), r.word(w)|bit); err != nil {
+		res, err := RunWith(in, bufs, Launch{SMs: []int{1}, During: YieldAfter(1), Relaunch: true})
+		if err != nil {
 			return nil, 0, err
 		}
-	}
-	if err := r.launch(); err != nil {
-		return nil, 0, err
-	}
-	out, err := r.outputs(bufs)
-	return out, first, err
-}
-
-// F32 converts u32 words to float32 values.
-func F32(w []uint32) []float32 {
-	out := make([]float32, len(w))
-	for i, x := range w {
-		out[i] = math.Float32frombits(x)
-	}
-	return out
-}
-
-// I64 converts pairs of little-endian u32 words to int64 values.
-func I64(w []uint32) []int64 {
-	out := make([]int64, len(w)/2)
-	for i := range out {
-		out[i] = int64(uint64(w[2*i]) | uint64(w[2*i+1])<<32)
-	}
-	return out
-}
-
-// RelErr is ||got-want|| / ||want|| (2-norms, in float64); NaN or Inf in got where want is
-// finite, or a length mismatch, gives +Inf. Positions where want is NaN must be NaN in got.
-func RelErr(got, want []float32) float64 {
-	if len(got) != len(want) {
-		return math.Inf(1)
-	}
-	var num, den float64
-	for i := range want {
-		g, w := float64(got[i]), float64(want[i])
-		if math.IsNaN(w) {
-			if !math.IsNaN(g) {
-				return math.Inf(1)
-			}
-			continue
+		if res.First < in.Tiles || try == 9 {
+			return res.Out, res.First, nil
 		}
-		if math.IsInf(w, 0) {
-			if g != w {
-				return math.Inf(1)
-			}
-			continue
-		}
-		d := g - w
-		num += d * d
-		den += w * w
 	}
-	if math.IsNaN(num) || math.IsInf(num, 0) {
-		return math.Inf(1)
-	}
-	if den == 0 {
-		return math.Sqrt(num)
-	}
-	return math.Sqrt(num / den)
-}
-
-// MaxAbsErr is max |got-want| (Inf for a length mismatch or NaN where want is not NaN).
-func MaxAbsErr(got, want []float32) float64 {
-	if len(got) != len(want) {
-		return math.Inf(1)
-	}
-	m := 0.0
-	for i := range want {
-		g, w := float64(got[i]), float64(want[i])
-		if math.IsNaN(w) && math.IsNaN(g) || g == w {
-			continue
-		}
-		d := math.Abs(g - w)
-		if math.IsNaN(d) {
-			return math.Inf(1)
-		}
-		m = max(m, d)
-	}
-	return m
-}
-
-// Rand fills n float32 values in [lo, hi) from a simple deterministic generator.
-func Rand(n int, seed uint64, lo, hi float32) []float32 {
-	out := make([]float32, n)
-	s := seed*6364136223846793005 + 1442695040888963407
-	for i := range out {
-		s = s*6364136223846793005 + 1442695040888963407
-		u := float32(s>>40) / float32(1<<24)
-		out[i] = lo + (hi-lo)*u
-	}
-	return out
 }

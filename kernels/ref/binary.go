@@ -68,8 +68,10 @@ func BroadcastShape(shapes ...[]int) ([]int, error) {
 	return out, nil
 }
 
-// broadcastStrides returns the strides of shape seen inside oshape (0 on broadcast dims).
-func broadcastStrides(shape, oshape []int) []int {
+// BroadcastStrides returns the element strides of a row-major tensor of shape seen inside the
+// broadcast shape oshape (0 on broadcast and size-1 dims); shape is right-aligned against
+// oshape.
+func BroadcastStrides(shape, oshape []int) []int {
 	st := make([]int, len(oshape))
 	off := len(oshape) - len(shape)
 	s := 1
@@ -82,9 +84,11 @@ func broadcastStrides(shape, oshape []int) []int {
 	return st
 }
 
-// collapse drops size-1 dims and merges adjacent dims that are contiguous in every operand.
-// It returns the collapsed dims and each operand's strides over them; at least one dim.
-func collapse(oshape []int, strides ...[]int) ([]int, [][]int) {
+// Collapse drops size-1 dims of oshape and merges adjacent dims that are contiguous in every
+// operand's strides (strides[k][i] is operand k's element stride on dim i). It returns the
+// collapsed dims (at least one) and each operand's strides over them; when every dim has size
+// 1 that is the single dim 1 with stride 1.
+func Collapse(oshape []int, strides ...[]int) ([]int, [][]int) {
 	var dims []int
 	sts := make([][]int, len(strides))
 	for i, d := range oshape {
@@ -145,7 +149,7 @@ func broadcast2Into[A, B, O any](a []A, ashape []int, b []B, bshape []int, out [
 	if n == 0 {
 		return out, oshape, nil
 	}
-	dims, sts := collapse(oshape, broadcastStrides(ashape, oshape), broadcastStrides(bshape, oshape))
+	dims, sts := Collapse(oshape, BroadcastStrides(ashape, oshape), BroadcastStrides(bshape, oshape))
 	sa, sb := sts[0], sts[1]
 	r := len(dims)
 	inner := dims[r-1]

@@ -162,8 +162,8 @@ func MatMul(a []float32, ashape []int, b []float32, bshape []int, w int) ([]floa
 		sgemm(false, false, nb*m, n, k, 1, a, k, b, n, 0, out, n)
 		return out, oshape, nil
 	}
-	ab := broadcastStrides(as[:len(as)-2], batch)
-	bb := broadcastStrides(bs[:len(bs)-2], batch)
+	ab := BroadcastStrides(as[:len(as)-2], batch)
+	bb := BroadcastStrides(bs[:len(bs)-2], batch)
 	offs := func(i int) (int, int) {
 		oa, ob := 0, 0
 		for d := len(batch) - 1; d >= 0; d-- {

@@ -95,7 +95,7 @@ func Expand[T any](in []T, ishape, shape []int) ([]T, error) {
 		return nil, err
 	}
 	out := make([]T, prod(oshape))
-	stridedCopy(out, in, oshape, broadcastStrides(ishape, oshape), 0)
+	stridedCopy(out, in, oshape, BroadcastStrides(ishape, oshape), 0)
 	return out, nil
 }
 

@@ -1,11 +1,16 @@
 package zoo
 
 import (
+	"context"
+	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/elasticroom/elasticroom/compiler/graph"
+	"github.com/elasticroom/elasticroom/kernels/tensor"
+	"github.com/elasticroom/elasticroom/runtime/cpu"
 )
 
 // wellKnownParams are the published parameter counts: torchvision's models (sum of
@@ -21,7 +26,7 @@ var wellKnownParams = map[string]int64{
 }
 
 // TestFullZoo builds every model once in its default configuration, checks its parameter
-// count and runs it on random inputs through the test evaluator: every op produces the shape
+// count and runs it on random inputs through runtime/cpu (see evaluate): every op produces the shape
 // the graph records, nothing overflows, no layer is dead, and the output has O(1) spread
 // that depends on the input. The two largest forwards are skipped with -short.
 func TestFullZoo(t *testing.T) {
@@ -123,5 +128,105 @@ func TestForwardSmall(t *testing.T) {
 		batch int
 	}{{"mlp", Options{}, 4}, {"bert", smallBERT, 3}} {
 		forward(t, c.name, mustBuild(t, c.name, c.opt), c.batch)
+	}
+}
+
+// evalStats is what a run records of every float node output.
+type evalStats struct {
+	name      string
+	op        string
+	rms       float64 // sqrt(E[x^2])
+	zeroFrac  float64 // fraction of exact zeros
+	maxAbs    float64
+	nonFinite int
+}
+
+// evaluate runs g on inputs with runtime/cpu (a test-only import: the zoo itself never imports
+// the runtime), keeping every node output as a graph output. That also turns off the
+// executor's conv/BatchNormalization/activation fusions, so every node's own output is seen.
+// It checks every node output against the shape and type the graph records (the symbolic
+// batch dim resolved to batch) and returns all node outputs and per-node statistics of the
+// float ones, in node order.
+func evaluate(g *graph.Graph, inputs map[string]*tensor.Tensor, batch int) (map[string]*tensor.Tensor, []evalStats, error) {
+	all := *g
+	all.Outputs = nil
+	for _, n := range g.Nodes {
+		for _, o := range n.Outputs {
+			if o == "" {
+				continue
+			}
+			v, ok := g.Value(o)
+			if !ok {
+				return nil, nil, fmt.Errorf("%v: output %q has no recorded value", n, o)
+			}
+			all.Outputs = append(all.Outputs, v)
+		}
+	}
+	env, err := cpu.Run(context.Background(), &all, inputs, cpu.Options{})
+	if err != nil {
+		return nil, nil, err
+	}
+	var stats []evalStats
+	for _, n := range g.Nodes {
+		for _, o := range n.Outputs {
+			if o == "" {
+				continue
+			}
+			v, _ := g.Value(o)
+			out := env[o]
+			want := make([]int, len(v.Shape))
+			for i, d := range v.Shape {
+				want[i] = int(d.Size)
+				if !d.Known() {
+					want[i] = batch
+				}
+			}
+			if out == nil || !slices.Equal(want, out.Shape) || v.DType != out.DType {
+				return nil, nil, fmt.Errorf("%v: computed %v, graph records %v", n, out, v)
+			}
+			if d := out.Float32s(); d != nil {
+				stats = append(stats, statsOf(n, d))
+			}
+		}
+	}
+	return env, stats, nil
+}
+
+func statsOf(n *graph.Node, d []float32) evalStats {
+	st := evalStats{name: n.Name, op: n.Op}
+	for _, x := range d {
+		f := float64(x)
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			st.nonFinite++
+			continue
+		}
+		st.rms += f * f
+		st.maxAbs = max(st.maxAbs, math.Abs(f))
+		if x == 0 {
+			st.zeroFrac++
+		}
+	}
+	st.rms = math.Sqrt(st.rms / float64(len(d)))
+	st.zeroFrac /= float64(len(d))
+	return st
+}
+
+// evaluate fails when a recorded shape is not the shape the op computes.
+func TestEvaluateCatchesWrongRecordedShape(t *testing.T) {
+	g := mustBuild(t, "mlp", Options{})
+	ins, err := RandomInputs("mlp", g, 2, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := evaluate(g, ins, 2); err != nil {
+		t.Fatal(err)
+	}
+	v, ok := g.Values["fc2"]
+	if !ok {
+		t.Fatal("no recorded value fc2")
+	}
+	v.Shape = graph.Shape{v.Shape[0], graph.D(255)}
+	if _, _, err := evaluate(g, ins, 2); err == nil || !strings.Contains(err.Error(), "fc2") {
+		t.Errorf("a wrong recorded shape for fc2 gave %v", err)
 	}
 }
