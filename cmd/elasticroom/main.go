@@ -27,10 +27,14 @@ registers, shared memory, the longest time one tile may hold an SM) and co-sched
 with strong priority. Without a GPU it runs the same models on its CPU device.
 
 Typical use:
+   elasticroom devices                                   # what this machine offers
    elasticroom zoo list                                  # built-in models
    elasticroom run zoo:resnet18 --random-inputs          # run one on the default device
    elasticroom run model.onnx --input x=x.npy --output-dir out/
-   elasticroom bench cpu                                 # our CPU device vs onnxruntime`,
+   elasticroom compile model.onnx --sm-budget=20 -o model.erp && elasticroom inspect model.erp
+   elasticroom serve --tenant name=rt,model=zoo:mlp,class=realtime,sms=1,slo=20ms \
+                     --tenant name=be,model=zoo:resnet18,class=besteffort
+   elasticroom bench isolation --duration 10s           # real-time vs best-effort, five policies`,
 		Version:              version(),
 		EnableBashCompletion: true,
 		Commands: []*cli.Command{
@@ -41,6 +45,7 @@ Typical use:
 			compileCommand(),
 			inspectCommand(),
 			serveCommand(),
+			loadgenCommand(),
 			versionCommand(),
 		},
 	}

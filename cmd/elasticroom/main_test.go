@@ -34,7 +34,7 @@ func TestPermuteArgs(t *testing.T) {
 		{[]string{"run", "--", "-weird.onnx"}, []string{"run", "--", "-weird.onnx"}},
 		{[]string{"zoo", "export", "bert", "-o", "b.onnx", "--seq-len", "16"}, []string{"zoo", "export", "-o", "b.onnx", "--seq-len", "16", "bert"}},
 		{[]string{"compile", "m.onnx", "--sm-budget=20", "-o", "m.erp"}, []string{"compile", "--sm-budget=20", "-o", "m.erp", "m.onnx"}},
-		{[]string{"serve", "--model", "x"}, []string{"serve", "--model", "x"}}, // skips flag parsing
+		{[]string{"serve", "--model", "x"}, []string{"serve", "--model", "x"}}, // an unknown flag stays; the parser reports it
 	}
 	for _, c := range cases {
 		got := permuteArgs(app, append([]string{"elasticroom"}, c.in...))[1:]
@@ -208,14 +208,5 @@ func TestZooExportAndList(t *testing.T) {
 	}
 	if _, err := runCLI(t, "zoo", "export", "nosuch", "-o", path); err == nil || !strings.Contains(err.Error(), "nosuch") {
 		t.Fatalf("export of an unknown model: %v", err)
-	}
-}
-
-func TestPendingCommandsSaySo(t *testing.T) {
-	for _, cmd := range []string{"serve"} {
-		_, err := runCLI(t, cmd, "x")
-		if err == nil || !strings.Contains(err.Error(), "not built yet") {
-			t.Errorf("%s: %v, want a 'not built yet' error", cmd, err)
-		}
 	}
 }
