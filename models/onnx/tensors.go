@@ -1,11 +1,9 @@
 package onnx
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -102,76 +100,18 @@ func (tl *tensorLoader) load(tp *onnxpb.TensorProto) (*tensor.Tensor, error) {
 			return nil, err
 		}
 	}
-	t := &tensor.Tensor{DType: dt, Shape: shape}
 	if raw != nil || tp.GetDataLocation() == onnxpb.TensorProto_EXTERNAL {
-		if want := n * dt.Size(); len(raw) != want {
-			return nil, fmt.Errorf("raw_data holds %d bytes, %v%v needs %d", len(raw), dt, shape, want)
+		t, err := tensor.FromBytesLE(dt, shape, raw)
+		if err != nil {
+			return nil, fmt.Errorf("raw_data: %w", err)
 		}
-		t.Data = fromRaw(dt, raw, n)
 		return t, nil
 	}
+	t := &tensor.Tensor{DType: dt, Shape: shape}
 	if t.Data, err = fromTyped(tp, dt, n); err != nil {
 		return nil, err
 	}
 	return t, nil
-}
-
-// fromRaw decodes little-endian raw bytes (length already checked).
-func fromRaw(dt tensor.DType, raw []byte, n int) any {
-	le := binary.LittleEndian
-	switch dt {
-	case tensor.Float32:
-		v := make([]float32, n)
-		for i := range v {
-			v[i] = math.Float32frombits(le.Uint32(raw[4*i:]))
-		}
-		return v
-	case tensor.Float16, tensor.BFloat16:
-		v := make([]uint16, n)
-		for i := range v {
-			v[i] = le.Uint16(raw[2*i:])
-		}
-		return v
-	case tensor.Float64:
-		v := make([]float64, n)
-		for i := range v {
-			v[i] = math.Float64frombits(le.Uint64(raw[8*i:]))
-		}
-		return v
-	case tensor.Int8:
-		v := make([]int8, n)
-		for i := range v {
-			v[i] = int8(raw[i])
-		}
-		return v
-	case tensor.Uint8:
-		return append([]uint8(nil), raw[:n]...)
-	case tensor.Int16:
-		v := make([]int16, n)
-		for i := range v {
-			v[i] = int16(le.Uint16(raw[2*i:]))
-		}
-		return v
-	case tensor.Int32:
-		v := make([]int32, n)
-		for i := range v {
-			v[i] = int32(le.Uint32(raw[4*i:]))
-		}
-		return v
-	case tensor.Int64:
-		v := make([]int64, n)
-		for i := range v {
-			v[i] = int64(le.Uint64(raw[8*i:]))
-		}
-		return v
-	case tensor.Bool:
-		v := make([]bool, n)
-		for i := range v {
-			v[i] = raw[i] != 0
-		}
-		return v
-	}
-	return nil
 }
 
 // fromTyped decodes the typed repeated fields, as the ONNX spec packs them.
@@ -301,7 +241,8 @@ func toProto(name string, t *tensor.Tensor) (*onnxpb.TensorProto, error) {
 	if t == nil {
 		return nil, fmt.Errorf("tensor %q is nil", name)
 	}
-	if err := t.Check(); err != nil {
+	raw, err := t.BytesLE()
+	if err != nil {
 		return nil, fmt.Errorf("tensor %q: %w", name, err)
 	}
 	et, err := onnxType(t.DType)
@@ -312,55 +253,8 @@ func toProto(name string, t *tensor.Tensor) (*onnxpb.TensorProto, error) {
 	for i, d := range t.Shape {
 		dims[i] = int64(d)
 	}
-	tp := &onnxpb.TensorProto{Name: &name, DataType: &et, Dims: dims, RawData: toRaw(t)}
-	if len(tp.RawData) == 0 {
-		tp.RawData = []byte{} // keep the field present so readers see an empty raw_data
+	if len(raw) == 0 {
+		raw = []byte{} // keep the field present so readers see an empty raw_data
 	}
-	return tp, nil
-}
-
-// toRaw encodes a checked tensor's data little-endian.
-func toRaw(t *tensor.Tensor) []byte {
-	le := binary.LittleEndian
-	n := t.Len()
-	out := make([]byte, n*t.DType.Size())
-	switch v := t.Data.(type) {
-	case []float32:
-		for i, x := range v {
-			le.PutUint32(out[4*i:], math.Float32bits(x))
-		}
-	case []uint16:
-		for i, x := range v {
-			le.PutUint16(out[2*i:], x)
-		}
-	case []float64:
-		for i, x := range v {
-			le.PutUint64(out[8*i:], math.Float64bits(x))
-		}
-	case []int8:
-		for i, x := range v {
-			out[i] = byte(x)
-		}
-	case []uint8:
-		copy(out, v)
-	case []int16:
-		for i, x := range v {
-			le.PutUint16(out[2*i:], uint16(x))
-		}
-	case []int32:
-		for i, x := range v {
-			le.PutUint32(out[4*i:], uint32(x))
-		}
-	case []int64:
-		for i, x := range v {
-			le.PutUint64(out[8*i:], uint64(x))
-		}
-	case []bool:
-		for i, x := range v {
-			if x {
-				out[i] = 1
-			}
-		}
-	}
-	return out
+	return &onnxpb.TensorProto{Name: &name, DataType: &et, Dims: dims, RawData: raw}, nil
 }

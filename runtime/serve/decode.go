@@ -1,10 +1,8 @@
 package serve
 
 import (
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"math"
 	"strconv"
 	"unsafe"
 
@@ -130,7 +128,6 @@ func decodeInput(in *wireInput, bin *[]byte, limit int) (*tensor.Tensor, error) 
 	if n > limit {
 		return nil, badInput("input %q: shape %v is larger than the request", in.Name, in.Shape)
 	}
-	var data any
 	if raw, ok := in.Parameters["binary_data_size"]; ok {
 		var size int64
 		if err := json.Unmarshal(raw, &size); err != nil || size < 0 {
@@ -145,76 +142,21 @@ func decodeInput(in *wireInput, bin *[]byte, limit int) (*tensor.Tensor, error) 
 		if want := int64(n) * int64(dt.Size()); size != want {
 			return nil, badInput("input %q: shape %v of %s needs %d bytes of binary data, binary_data_size is %d", in.Name, shape, in.Datatype, want, size)
 		}
-		data = decodeBinary(dt, (*bin)[:size], n)
-		*bin = (*bin)[size:]
-	} else {
-		if len(in.Data) == 0 || string(in.Data) == "null" {
-			return nil, badInput("input %q has no data", in.Name)
-		}
-		data, err = decodeJSONData(in.Name, dt, in.Data, n)
+		t, err := tensor.FromBytesLE(dt, shape, (*bin)[:size])
 		if err != nil {
-			return nil, err
+			return nil, badInput("input %q: %v", in.Name, err)
 		}
+		*bin = (*bin)[size:]
+		return t, nil
+	}
+	if len(in.Data) == 0 || string(in.Data) == "null" {
+		return nil, badInput("input %q has no data", in.Name)
+	}
+	data, err := decodeJSONData(in.Name, dt, in.Data, n)
+	if err != nil {
+		return nil, err
 	}
 	return &tensor.Tensor{DType: dt, Shape: shape, Data: data}, nil
-}
-
-// decodeBinary reads n little-endian elements of dt; len(b) == n*dt.Size().
-func decodeBinary(dt tensor.DType, b []byte, n int) any {
-	le := binary.LittleEndian
-	switch dt {
-	case tensor.Float32:
-		out := make([]float32, n)
-		for i := range out {
-			out[i] = math.Float32frombits(le.Uint32(b[4*i:]))
-		}
-		return out
-	case tensor.Float64:
-		out := make([]float64, n)
-		for i := range out {
-			out[i] = math.Float64frombits(le.Uint64(b[8*i:]))
-		}
-		return out
-	case tensor.Float16, tensor.BFloat16:
-		out := make([]uint16, n)
-		for i := range out {
-			out[i] = le.Uint16(b[2*i:])
-		}
-		return out
-	case tensor.Int16:
-		out := make([]int16, n)
-		for i := range out {
-			out[i] = int16(le.Uint16(b[2*i:]))
-		}
-		return out
-	case tensor.Int32:
-		out := make([]int32, n)
-		for i := range out {
-			out[i] = int32(le.Uint32(b[4*i:]))
-		}
-		return out
-	case tensor.Int64:
-		out := make([]int64, n)
-		for i := range out {
-			out[i] = int64(le.Uint64(b[8*i:]))
-		}
-		return out
-	case tensor.Int8:
-		out := make([]int8, n)
-		for i := range out {
-			out[i] = int8(b[i])
-		}
-		return out
-	case tensor.Uint8:
-		return append([]uint8(nil), b...)
-	case tensor.Bool:
-		out := make([]bool, n)
-		for i := range out {
-			out[i] = b[i] != 0
-		}
-		return out
-	}
-	return nil
 }
 
 // decodeJSONData reads the "data" of an input: a JSON array, flat or nested (row-major),

@@ -1,7 +1,6 @@
 package serve
 
 import (
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -139,7 +138,9 @@ func encodeResponse(model, version, id string, sel []outputSel, results map[stri
 		js = append(js, ']')
 		if s.binary {
 			n0 := len(bin)
-			bin = appendBinary(bin, t)
+			if bin, err = t.AppendBytesLE(bin); err != nil {
+				return nil, nil, fmt.Errorf("model %q output %q: %w", model, s.name, err)
+			}
 			js = append(js, `,"parameters":{"binary_data_size":`...)
 			js = strconv.AppendInt(js, int64(len(bin)-n0), 10)
 			js = append(js, `}}`...)
@@ -222,52 +223,6 @@ func appendData(b []byte, t *tensor.Tensor) []byte {
 		for i, x := range v {
 			sep(i)
 			b = strconv.AppendBool(b, x)
-		}
-	}
-	return b
-}
-
-// appendBinary writes t's elements little-endian, BOOL as one byte each.
-func appendBinary(b []byte, t *tensor.Tensor) []byte {
-	le := binary.LittleEndian
-	switch v := t.Data.(type) {
-	case []float32:
-		for _, x := range v {
-			b = le.AppendUint32(b, math.Float32bits(x))
-		}
-	case []float64:
-		for _, x := range v {
-			b = le.AppendUint64(b, math.Float64bits(x))
-		}
-	case []uint16:
-		for _, x := range v {
-			b = le.AppendUint16(b, x)
-		}
-	case []int8:
-		for _, x := range v {
-			b = append(b, byte(x))
-		}
-	case []uint8:
-		b = append(b, v...)
-	case []int16:
-		for _, x := range v {
-			b = le.AppendUint16(b, uint16(x))
-		}
-	case []int32:
-		for _, x := range v {
-			b = le.AppendUint32(b, uint32(x))
-		}
-	case []int64:
-		for _, x := range v {
-			b = le.AppendUint64(b, uint64(x))
-		}
-	case []bool:
-		for _, x := range v {
-			if x {
-				b = append(b, 1)
-			} else {
-				b = append(b, 0)
-			}
 		}
 	}
 	return b
