@@ -95,7 +95,10 @@ func colSpans(m, n, k, parts int) [][2]int {
 	return nil
 }
 
-// convTiles cuts a float32 Conv into (batch, output-channel block) tiles.
+// convTiles cuts a float32 Conv into (batch, output-channel block, output-position range)
+// tiles; the position ranges (row bands of the flattened output) come from ref.ConvSpans and
+// are computed by ref.ConvRange, bit for bit as ref.Conv. Depthwise convolutions are cut
+// over channels only.
 func convTiles(c *opCtx, act ref.Activation, w want) (*tiling, error) {
 	if len(c.in) < 2 || len(c.in) > 3 {
 		return nil, nil // the op reports the arity error
@@ -134,7 +137,7 @@ func convTiles(c *opCtx, act ref.Activation, w want) (*tiling, error) {
 	kvol, inSp, outSp := tensor.NumElements(g.kernel), tensor.NumElements(p.In), tensor.NumElements(oshape[2:])
 	K := cg * kvol
 	flops := 2 * float64(p.N) * float64(p.M) * float64(outSp) * float64(K)
-	perN := (w.count(flops, p.N*p.M) + p.N - 1) / p.N
+	perN := (w.count(flops, p.N*p.M*max(1, outSp/ref.ConvRangeAlign)) + p.N - 1) / p.N
 	depthwise := cg == 1 && group == p.C && p.C > 1 && r <= 2 && kvol <= 49
 	var blocks [][2]int // output-channel blocks, each inside one group or whole groups
 	switch {
@@ -177,34 +180,56 @@ func convTiles(c *opCtx, act ref.Activation, w want) (*tiling, error) {
 	if len(blocks) == 0 {
 		blocks = [][2]int{{0, p.M}}
 	}
-	if p.N == 1 && len(blocks) == 1 {
+	// sub is the convolution of one image and one output-channel block, with the input
+	// channels that block reads starting at channel c0.
+	sub := func(m0, m1 int) (ref.ConvParams, int) {
+		s := p
+		s.N, s.M = 1, m1-m0
+		var c0, c1 int
+		if m0%mg == 0 && m1%mg == 0 { // whole groups
+			g0, g1 := m0/mg, m1/mg
+			s.Group, c0, c1 = g1-g0, g0*cg, g1*cg
+		} else {
+			gi := m0 / mg
+			s.Group, c0, c1 = 1, gi*cg, (gi+1)*cg
+		}
+		s.C = c1 - c0
+		return s, c0
+	}
+	// Blocks too long for one tile are cut further over output positions (row bands of the
+	// flattened output), at boundaries where kernels/ref stays bit-identical.
+	type piece struct{ m0, m1, j0, j1 int }
+	var pieces []piece
+	colParts := (perN + len(blocks) - 1) / len(blocks)
+	for _, b := range blocks {
+		ranges := [][2]int{{0, outSp}}
+		if colParts > 1 && !depthwise {
+			s, _ := sub(b[0], b[1])
+			if r, err := ref.ConvSpans(s, colParts); err == nil && len(r) > 0 {
+				ranges = r
+			}
+		}
+		for _, r := range ranges {
+			pieces = append(pieces, piece{b[0], b[1], r[0], r[1]})
+		}
+	}
+	if p.N == 1 && len(pieces) == 1 {
 		return nil, nil
 	}
 	out := c.alloc(tensor.NumElements(oshape))
 	c.out[0] = f32Tensor(oshape, out)
-	nb := len(blocks)
-	return &tiling{n: p.N * nb, tile: func(t int) error {
-		n, b := t/nb, blocks[t%nb]
-		m0, m1 := b[0], b[1]
-		sub := p
-		sub.N, sub.M = 1, m1-m0
-		var c0, c1 int
-		if m0%mg == 0 && m1%mg == 0 { // whole groups
-			g0, g1 := m0/mg, m1/mg
-			sub.Group, c0, c1 = g1-g0, g0*cg, g1*cg
-		} else {
-			gi := m0 / mg
-			sub.Group, c0, c1 = 1, gi*cg, (gi+1)*cg
-		}
-		sub.C = c1 - c0
+	np := len(pieces)
+	return &tiling{n: p.N * np, tile: func(t int) error {
+		n, pc := t/np, pieces[t%np]
+		s, c0 := sub(pc.m0, pc.m1)
 		var sb []float32
 		if bias != nil {
-			sb = bias[m0:m1]
+			sb = bias[pc.m0:pc.m1]
 		}
-		xs := xd[(n*p.C+c0)*inSp : (n*p.C+c1)*inSp]
-		ws := wd[m0*K : m1*K]
-		os := out[(n*p.M+m0)*outSp : (n*p.M+m1)*outSp]
-		return ref.Conv(sub, xs, ws, sb, os)
+		xs := xd[(n*p.C+c0)*inSp : (n*p.C+c0+s.C)*inSp]
+		ws := wd[pc.m0*K : pc.m1*K]
+		os := out[(n*p.M+pc.m0)*outSp : (n*p.M+pc.m1)*outSp]
+		return ref.ConvRange(s, xs, ws, sb, os, pc.j0, pc.j1)
 	}}, nil
 }
 

@@ -90,6 +90,13 @@ func TestTiledOpsBitIdentical(t *testing.T) {
 			io{"x": fzT([]int{1, 16, 16, 16}, 1)}, io{"w": fzT([]int{32, 4, 3, 3}, 2), "b": fzT([]int{32}, 3)}, 2},
 		{"conv depthwise", node("c", "Conv", []string{"x", "w"}, []string{"y"}, conv(9)),
 			io{"x": fzT([]int{1, 9, 20, 20}, 1)}, io{"w": fzT([]int{9, 1, 3, 3}, 2)}, 2},
+		{"conv stem columns", node("c", "Conv", []string{"x", "w", "b"}, []string{"y"}, map[string]*graph.Attr{"pads": intsA(1, 1, 1, 1), "strides": intsA(2, 2)}),
+			io{"x": fzT([]int{1, 3, 60, 70}, 1)}, io{"w": fzT([]int{8, 3, 3, 3}, 2), "b": fzT([]int{8}, 3)}, 4},
+		{"conv pointwise columns", node("c", "Conv", []string{"x", "w"}, []string{"y"}, map[string]*graph.Attr{}),
+			io{"x": fzT([]int{1, 16, 40, 41}, 1)}, io{"w": fzT([]int{6, 16, 1, 1}, 2)}, 4},
+		{"fused conv hardswish columns", &graph.Node{Name: "fc", Op: "FusedConv", Domain: FusedDomain, Inputs: []string{"x", "w", "b"}, Outputs: []string{"y"},
+			Attrs: map[string]*graph.Attr{"activation": strA("HardSwish"), "pads": intsA(1, 1, 1, 1)}},
+			io{"x": fzT([]int{1, 8, 30, 33}, 1)}, io{"w": fzT([]int{3, 8, 3, 3}, 2), "b": fzT([]int{3}, 3)}, 4},
 		{"conv pointwise", node("c", "Conv", []string{"x", "w"}, []string{"y"}, map[string]*graph.Attr{}),
 			io{"x": fzT([]int{1, 24, 10, 10}, 1)}, io{"w": fzT([]int{40, 24, 1, 1}, 2)}, 2},
 		{"fused conv relu", &graph.Node{Name: "fc", Op: "FusedConv", Domain: FusedDomain, Inputs: []string{"x", "w", "b"}, Outputs: []string{"y"},
@@ -151,5 +158,33 @@ func TestSpans(t *testing.T) {
 	}
 	if rowSpans(8, []int{4}, 4, 4) != nil {
 		t.Error("split a GEMM too small to keep its kernel")
+	}
+}
+
+// A node measured slower than the pool's GEMM rate gets smaller tiles on its next run.
+func TestMeasuredRateShrinksTiles(t *testing.T) {
+	p, err := NewPool(PoolOptions{Units: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	n := node("c", "Conv", []string{"x", "w"}, []string{"y"}, nil)
+	mask, _ := p.NewMask([]int{0})
+	u := &unitRun{p: p, opt: UnitRunOptions{Mask: mask}}
+	c := &opCtx{node: n}
+	flops := 100 * p.flopRate * float64(p.tileTime.Nanoseconds()) / 10 // ~10 tile times at the GEMM rate
+	if got := u.want(c).count(flops, 1000); got > 11 {
+		t.Fatalf("%d tiles before any measurement, want about 10", got)
+	}
+	// measured 10x slower than the GEMM rate: about 10x the tiles
+	p.observe(n, flops, int64(100*p.tileTime.Nanoseconds()))
+	var est float64
+	w := u.want(c)
+	w.est = &est
+	if got := w.count(flops, 1000); got < 90 || got > 110 {
+		t.Errorf("%d tiles after a measured rate 10x slower, want about 100", got)
+	}
+	if est != flops {
+		t.Errorf("estimate recorded %v, want %v", est, flops)
 	}
 }

@@ -37,6 +37,7 @@ type Pool struct {
 	tileTime time.Duration
 	flopRate float64 // float32 FLOPs per nanosecond of one unit, measured at start
 	epoch    time.Time
+	rates    sync.Map // *graph.Node -> *nodeRate: rates measured on earlier runs
 
 	mu     sync.Mutex
 	cond   *sync.Cond

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/elasticroom/elasticroom/compiler/graph"
@@ -24,12 +26,13 @@ type UnitRunOptions struct {
 }
 
 // Run executes g on inputs like the package's Run, with every node cut into tiles that the
-// pool's units in opt.Mask take: Conv/FusedConv over (batch, output-channel block), Gemm,
-// MatMul and their fused forms over row (or, for up to 4 rows, column) blocks, float32 unary
-// and binary elementwise ops over element chunks, pooling over (n, c) planes; every other node
-// is one tile. Tiles are computed with kernels/ref on slices of the operands, so the results
+// pool's units in opt.Mask take: Conv/FusedConv over (batch, output-channel block, range of
+// output positions), Gemm, MatMul and their fused forms over row (or, for up to 4 rows,
+// column) blocks, float32 unary and binary elementwise ops over element chunks, pooling over
+// (n, c) planes; every other node is one tile. Tiles are computed with kernels/ref on slices of the operands, so the results
 // are bit-identical to Run's. A tile is sized from its FLOPs to take about the pool's
-// TileTime. Run waits (preempted) while the mask is empty.
+// TileTime, at the pool's GEMM rate or, once a node has run, at the slower rate measured on
+// its tiles. Run waits (preempted) while the mask is empty.
 func (p *Pool) Run(ctx context.Context, g *graph.Graph, inputs map[string]*tensor.Tensor, opt UnitRunOptions) (map[string]*tensor.Tensor, error) {
 	if g == nil {
 		return nil, errors.New("cpu: nil graph")
@@ -174,15 +177,29 @@ func (u *unitRun) runNode(g *graph.Graph, idx int, e *env, fu *fusion) error {
 			return fmt.Errorf("%v: folding %v: %w", n, fu.bn, err)
 		}
 	}
-	tl, err := u.tiles(c, key)
+	var est float64 // the tiling's cost estimate, in FLOP-equivalents
+	tl, err := u.tiles(c, key, &est)
 	if err != nil {
 		return fmt.Errorf("%v: %w", n, err)
 	}
 	if tl == nil { // one tile: the op as Run runs it, on one unit
 		tl = &tiling{n: 1, tile: func(int) error { return f(c) }}
 	}
-	if err := u.p.do(r.ctx, u.opt.Mask, u.opt.Priority, tl.n, tl.tile, u.opt.Trace, idx, n.Name); err != nil {
+	tile := tl.tile
+	var busy atomic.Int64 // nanoseconds spent in the node's tiles
+	if est > 0 {
+		tile = func(t int) error {
+			start := time.Now()
+			err := tl.tile(t)
+			busy.Add(int64(time.Since(start)))
+			return err
+		}
+	}
+	if err := u.p.do(r.ctx, u.opt.Mask, u.opt.Priority, tl.n, tile, u.opt.Trace, idx, n.Name); err != nil {
 		return fmt.Errorf("%v: %w", n, err)
+	}
+	if est > 0 {
+		u.p.observe(n, est, busy.Load())
 	}
 	if tl.finish != nil {
 		if err := tl.finish(); err != nil {
@@ -212,8 +229,10 @@ type tiling struct {
 }
 
 // tiles returns the tiling of c's node, or nil to run it as one tile.
-func (u *unitRun) tiles(c *opCtx, key string) (*tiling, error) {
+// est receives the cost estimate the tiling was sized from (0 when none).
+func (u *unitRun) tiles(c *opCtx, key string, est *float64) (*tiling, error) {
 	want := u.want(c)
+	want.est = est
 	switch key {
 	case "Conv":
 		return convTiles(c, c.act, want)
@@ -253,25 +272,57 @@ func (u *unitRun) tiles(c *opCtx, key string) (*tiling, error) {
 }
 
 // want is how to size tiles: tiles of about perTile FLOPs, and no fewer than the units the
-// run holds now when the work allows (tiles of at least minTile FLOPs).
+// run holds now when the work allows (tiles of at least minTile FLOPs). count stores the
+// work's FLOPs in *est when est is set.
 type want struct {
 	units   int
 	perTile float64
 	minTile float64
+	est     *float64
 }
 
+// want sizes the tiles of c's node: from the pool's GEMM rate, or from the rate measured on
+// the node's earlier runs where that is slower (memory-bound ops, skinny products, im2col:
+// the FLOP model alone would make their tiles several times TileTime).
 func (u *unitRun) want(c *opCtx) want {
-	per := u.p.flopRate * float64(u.p.tileTime.Nanoseconds())
+	rate := u.p.flopRate
+	if r, ok := u.p.rates.Load(c.node); ok {
+		rate = min(rate, r.(*nodeRate).get())
+	}
+	per := rate * float64(u.p.tileTime.Nanoseconds())
 	return want{units: max(1, u.opt.Mask.Count()), perTile: per, minTile: per / 16}
 }
 
 // count is the number of tiles for work of flops FLOPs that splits at most limit ways.
 func (w want) count(flops float64, limit int) int {
+	if w.est != nil {
+		*w.est = flops
+	}
 	n := int(flops/w.perTile + 0.999)
 	if byUnits := min(w.units, int(flops/w.minTile)); byUnits > n {
 		n = byUnits
 	}
 	return max(1, min(n, limit))
+}
+
+// nodeRate is the FLOP rate (per ns of one unit) measured on a node's tiles, smoothed over
+// runs.
+type nodeRate struct{ bits atomic.Uint64 }
+
+func (r *nodeRate) get() float64 { return math.Float64frombits(r.bits.Load()) }
+
+// observe records that a node's tiles did est FLOP-equivalents in busy ns of unit time.
+func (p *Pool) observe(n *graph.Node, est float64, busy int64) {
+	if busy <= 0 {
+		return
+	}
+	obs := est / float64(busy)
+	v, loaded := p.rates.LoadOrStore(n, &nodeRate{})
+	r := v.(*nodeRate)
+	if loaded {
+		obs = (r.get() + obs) / 2
+	}
+	r.bits.Store(math.Float64bits(obs))
 }
 
 var (
