@@ -106,6 +106,14 @@ type runner struct {
 // runGraph runs g's nodes in e (which already holds g's inputs). Initializers are added;
 // values produced here are dropped after their last use unless they are graph outputs.
 func (r *runner) runGraph(g *graph.Graph, e *env) error {
+	return r.walkGraph(g, e, func(_ int, n *graph.Node, fu *fusion) error { return r.runNode(g, n, e, fu) })
+}
+
+// walkGraph is the graph walk shared by Run and the unit pool: it adds g's initializers to e,
+// plans the fusions, calls run for every node that is not absorbed by a fusion (with the
+// fusion it heads, or nil), and drops each value after its last use unless it is a graph
+// output or an initializer.
+func (r *runner) walkGraph(g *graph.Graph, e *env, run func(i int, n *graph.Node, fu *fusion) error) error {
 	for name, t := range g.Initializers {
 		if _, ok := e.vals[name]; !ok {
 			e.vals[name] = t
@@ -130,7 +138,7 @@ func (r *runner) runGraph(g *graph.Graph, e *env) error {
 					skip[j] = true
 				}
 			}
-			if err := r.runNode(g, n, e, fu); err != nil {
+			if err := run(i, n, fu); err != nil {
 				return err
 			}
 		}

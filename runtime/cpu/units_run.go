@@ -103,45 +103,7 @@ type unitRun struct {
 
 // runGraph is runner.runGraph with each node run through the pool.
 func (u *unitRun) runGraph(g *graph.Graph, e *env) error {
-	r := u.r
-	for name, t := range g.Initializers {
-		if _, ok := e.vals[name]; !ok {
-			e.vals[name] = t
-		}
-	}
-	keep := map[string]bool{}
-	for _, v := range g.Outputs {
-		keep[v.Name] = true
-	}
-	last := lastUses(g)
-	fused := planFusions(g)
-	skip := map[int]bool{}
-	for i, n := range g.Nodes {
-		if err := r.ctx.Err(); err != nil {
-			return fmt.Errorf("cpu: graph %q stopped before %v: %w", g.Name, n, err)
-		}
-		if !skip[i] {
-			var fu *fusion
-			if f, ok := fused[i]; ok {
-				fu = &f
-				for _, j := range f.skips {
-					skip[j] = true
-				}
-			}
-			if err := u.runNode(g, i, e, fu); err != nil {
-				return err
-			}
-		}
-		for _, name := range last[i] {
-			if !keep[name] && !g.IsInitializer(name) {
-				if t, ok := e.vals[name]; ok {
-					r.bufs.drop(t)
-					delete(e.vals, name)
-				}
-			}
-		}
-	}
-	return nil
+	return u.r.walkGraph(g, e, func(i int, _ *graph.Node, fu *fusion) error { return u.runNode(g, i, e, fu) })
 }
 
 // runNode is runner.runNode with the op run as tiles on the pool.
