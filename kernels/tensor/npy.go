@@ -224,66 +224,23 @@ func noEOF(err error) error {
 	return err
 }
 
-// decodeNPY converts raw element bytes to a tensor.
+// decodeNPY converts raw element bytes to a tensor: big-endian files are swapped to little
+// endian first, then FromBytesLE reads them.
 func decodeNPY(h npyHeader, n int, b []byte) (*Tensor, error) {
-	var bo binary.ByteOrder = binary.LittleEndian
-	if h.bigEndian {
-		bo = binary.BigEndian
+	size := h.dtype.Size()
+	b = b[:n*size]
+	if h.bigEndian && size > 1 {
+		sw := make([]byte, len(b))
+		for i := 0; i < len(b); i += size {
+			for j := 0; j < size; j++ {
+				sw[i+j] = b[i+size-1-j]
+			}
+		}
+		b = sw
 	}
-	t := &Tensor{DType: h.dtype, Shape: h.shape}
-	switch h.dtype {
-	case Float32:
-		v := make([]float32, n)
-		for i := range v {
-			v[i] = math.Float32frombits(bo.Uint32(b[4*i:]))
-		}
-		t.Data = v
-	case Float64:
-		v := make([]float64, n)
-		for i := range v {
-			v[i] = math.Float64frombits(bo.Uint64(b[8*i:]))
-		}
-		t.Data = v
-	case Float16:
-		v := make([]uint16, n)
-		for i := range v {
-			v[i] = bo.Uint16(b[2*i:])
-		}
-		t.Data = v
-	case Int8:
-		v := make([]int8, n)
-		for i := range v {
-			v[i] = int8(b[i])
-		}
-		t.Data = v
-	case Uint8:
-		t.Data = append([]uint8(nil), b[:n]...)
-	case Int16:
-		v := make([]int16, n)
-		for i := range v {
-			v[i] = int16(bo.Uint16(b[2*i:]))
-		}
-		t.Data = v
-	case Int32:
-		v := make([]int32, n)
-		for i := range v {
-			v[i] = int32(bo.Uint32(b[4*i:]))
-		}
-		t.Data = v
-	case Int64:
-		v := make([]int64, n)
-		for i := range v {
-			v[i] = int64(bo.Uint64(b[8*i:]))
-		}
-		t.Data = v
-	case Bool:
-		v := make([]bool, n)
-		for i := range v {
-			v[i] = b[i] != 0
-		}
-		t.Data = v
-	default:
-		return nil, fmt.Errorf("npy: element type %v cannot be decoded", h.dtype)
+	t, err := FromBytesLE(h.dtype, h.shape, b)
+	if err != nil {
+		return nil, fmt.Errorf("npy: %w", err)
 	}
 	return t, nil
 }

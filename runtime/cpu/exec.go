@@ -24,32 +24,9 @@ func Run(ctx context.Context, g *graph.Graph, inputs map[string]*tensor.Tensor, 
 	if g == nil {
 		return nil, errors.New("cpu: nil graph")
 	}
-	e := &env{vals: map[string]*tensor.Tensor{}}
-	declared := map[string]bool{}
-	for _, v := range g.Inputs {
-		declared[v.Name] = true
-		t, ok := inputs[v.Name]
-		if !ok {
-			if init, isInit := g.Initializers[v.Name]; isInit {
-				e.vals[v.Name] = init
-				continue
-			}
-			return nil, fmt.Errorf("cpu: graph input %q is missing", v.Name)
-		}
-		if err := checkInput(v, t); err != nil {
-			return nil, err
-		}
-		e.vals[v.Name] = t
-	}
-	var extra []string
-	for name := range inputs {
-		if !declared[name] {
-			extra = append(extra, name)
-		}
-	}
-	if len(extra) > 0 {
-		sort.Strings(extra)
-		return nil, fmt.Errorf("cpu: inputs %q are not inputs of graph %q", extra, g.Name)
+	e, err := bindInputs(g, inputs)
+	if err != nil {
+		return nil, err
 	}
 	r := &runner{ctx: ctx, opt: opt}
 	if err := r.runGraph(g, e); err != nil {
@@ -95,6 +72,39 @@ func (e *env) get(name string) (*tensor.Tensor, bool) {
 		}
 	}
 	return nil, false
+}
+
+// bindInputs checks inputs against g's declared inputs (a missing one may default to its
+// initializer; unknown names are an error) and returns the environment holding them.
+func bindInputs(g *graph.Graph, inputs map[string]*tensor.Tensor) (*env, error) {
+	e := &env{vals: map[string]*tensor.Tensor{}}
+	declared := map[string]bool{}
+	for _, v := range g.Inputs {
+		declared[v.Name] = true
+		t, ok := inputs[v.Name]
+		if !ok {
+			if init, isInit := g.Initializers[v.Name]; isInit {
+				e.vals[v.Name] = init
+				continue
+			}
+			return nil, fmt.Errorf("cpu: graph input %q is missing", v.Name)
+		}
+		if err := checkInput(v, t); err != nil {
+			return nil, err
+		}
+		e.vals[v.Name] = t
+	}
+	var extra []string
+	for name := range inputs {
+		if !declared[name] {
+			extra = append(extra, name)
+		}
+	}
+	if len(extra) > 0 {
+		sort.Strings(extra)
+		return nil, fmt.Errorf("cpu: inputs %q are not inputs of graph %q", extra, g.Name)
+	}
+	return e, nil
 }
 
 type runner struct {

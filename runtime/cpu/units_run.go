@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -51,32 +50,9 @@ func (p *Pool) Run(ctx context.Context, g *graph.Graph, inputs map[string]*tenso
 	if opt.Mask.p != p {
 		return nil, errors.New("cpu: mask of another pool")
 	}
-	e := &env{vals: map[string]*tensor.Tensor{}}
-	declared := map[string]bool{}
-	for _, v := range g.Inputs {
-		declared[v.Name] = true
-		t, ok := inputs[v.Name]
-		if !ok {
-			if init, isInit := g.Initializers[v.Name]; isInit {
-				e.vals[v.Name] = init
-				continue
-			}
-			return nil, fmt.Errorf("cpu: graph input %q is missing", v.Name)
-		}
-		if err := checkInput(v, t); err != nil {
-			return nil, err
-		}
-		e.vals[v.Name] = t
-	}
-	var extra []string
-	for name := range inputs {
-		if !declared[name] {
-			extra = append(extra, name)
-		}
-	}
-	if len(extra) > 0 {
-		sort.Strings(extra)
-		return nil, fmt.Errorf("cpu: inputs %q are not inputs of graph %q", extra, g.Name)
+	e, err := bindInputs(g, inputs)
+	if err != nil {
+		return nil, err
 	}
 	r := &runner{ctx: ctx, opt: Options{Workers: 1}}
 	u := &unitRun{p: p, r: r, opt: opt}
