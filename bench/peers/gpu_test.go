@@ -42,11 +42,42 @@ func realDir() string {
 	return filepath.Join("..", "..", ".cache", "models", "real")
 }
 
-func models_(t *testing.T) []model {
-	ms := []model{{spec: "zoo:mlp"}, {spec: "zoo:resnet18"}, {spec: "zoo:mobilenetv2"}, {spec: "zoo:resnet50"}}
-	if os.Getenv("ELASTICROOM_GPU_BIG") == "1" {
-		ms = append(ms, model{spec: "zoo:vgg16"}, model{spec: "zoo:bert"})
+// zooModels is def, or the comma-separated zoo names of $ELASTICROOM_GPU_ZOO (run.sh cuts
+// the list to mlp on the simulated GPU).
+func zooModels(def ...string) []model {
+	if s := os.Getenv("ELASTICROOM_GPU_ZOO"); s != "" {
+		def = strings.Split(s, ",")
 	}
+	var ms []model
+	for _, n := range def {
+		ms = append(ms, model{spec: "zoo:" + n})
+	}
+	return ms
+}
+
+// timed is the model list of a timing test: def, or mlp alone on the simulated GPU (whose
+// timings mean nothing: there the tests only exercise their code path).
+func timed(d *cuda.Device, def ...string) []model {
+	if d.Simulated() {
+		return []model{{spec: "zoo:mlp"}}
+	}
+	return zooModels(def...)
+}
+
+// reps is n, or 2 on the simulated GPU.
+func reps(d *cuda.Device, n int) int {
+	if d.Simulated() {
+		return 2
+	}
+	return n
+}
+
+func models_(t *testing.T) []model {
+	names := []string{"mlp", "resnet18", "mobilenetv2", "resnet50"}
+	if os.Getenv("ELASTICROOM_GPU_BIG") == "1" {
+		names = append(names, "vgg16", "bert")
+	}
+	ms := zooModels(names...)
 	for name, shapes := range map[string]map[string][]int{
 		"ppocr_cls.onnx": {"x": {1, 3, 48, 192}}, "ppocrv4_det.onnx": {"x": {1, 3, 320, 320}},
 		"ppocrv4_rec.onnx": {"x": {1, 3, 48, 320}}, "oww_melspectrogram.onnx": {"input": {1, 16000}},
@@ -54,6 +85,9 @@ func models_(t *testing.T) []model {
 	} {
 		p := filepath.Join(realDir(), name)
 		if _, err := os.Stat(p); err != nil {
+			if os.Getenv("ELASTICROOM_REQUIRE_REFS") == "1" {
+				t.Fatalf("real model %s absent (%v; scripts/fetch-models)", p, err)
+			}
 			t.Logf("real model %s absent (%v): skipped", p, err)
 			continue
 		}
@@ -208,7 +242,8 @@ func toF64(t *tensor.Tensor) []float64 {
 func TestGPUModelsMatchCPU(t *testing.T) {
 	d := openCUDA(t)
 	tg := target(t, d)
-	fmt.Printf("\n%-28s %-10s %10s %10s %s\n", "MODEL", "RESULT", "CPU", "CUDA", "MAX REL ERR")
+	tab := newTable(t, "models", "Every model on cuda vs the cpu device (same inputs; relative error limit 1e-4)")
+	tab.f("%-28s %-10s %10s %10s %s\n", "MODEL", "RESULT", "CPU", "CUDA", "MAX REL ERR")
 	for _, m := range models_(t) {
 		t.Run(filepath.Base(m.spec), func(t *testing.T) {
 			g, in := load(t, m, 1)
@@ -250,7 +285,7 @@ func TestGPUModelsMatchCPU(t *testing.T) {
 				res = "MISMATCH"
 				t.Errorf("max relative error %g > 1e-4", worst)
 			}
-			fmt.Printf("%-28s %-10s %10s %10s %.2e\n", filepath.Base(m.spec), res, tcpu.Round(time.Microsecond), tcuda.Round(time.Microsecond), worst)
+			tab.f("%-28s %-10s %10s %10s %.2e\n", filepath.Base(m.spec), res, tcpu.Round(time.Microsecond), tcuda.Round(time.Microsecond), worst)
 		})
 	}
 }
@@ -275,8 +310,9 @@ func (d *timing) Launch(ctx context.Context, fn device.Function, cfg device.Laun
 func TestGPUKernelsVsCostModel(t *testing.T) {
 	d := openCUDA(t)
 	tg := target(t, d)
-	fmt.Printf("\n%-16s %-44s %-22s %6s %10s %10s %7s\n", "MODEL", "KERNEL", "OP", "TILES", "EST us", "GPU us", "RATIO")
-	for _, m := range []model{{spec: "zoo:mlp"}, {spec: "zoo:resnet18"}, {spec: "zoo:mobilenetv2"}} {
+	tab := newTable(t, "kernels", "Kernels at the full budget: GPU time (events, mean of 5) vs the cost model's estimate")
+	tab.f("%-16s %-44s %-22s %6s %10s %10s %7s\n", "MODEL", "KERNEL", "OP", "TILES", "EST us", "GPU us", "RATIO")
+	for _, m := range timed(d, "mlp", "resnet18", "mobilenetv2") {
 		g, in := load(t, m, 1)
 		p := compile(t, g, tg, tg.SMs, in)
 		td := &timing{Device: d, times: map[string]time.Duration{}}
@@ -286,25 +322,28 @@ func TestGPUKernelsVsCostModel(t *testing.T) {
 		}
 		inst.Run(context.Background(), in, exec.RunOptions{})
 		td.times = map[string]time.Duration{}
-		const reps = 5
+		reps := reps(d, 5)
+		start := time.Now()
 		for range reps {
 			if _, err := inst.Run(context.Background(), in, exec.RunOptions{}); err != nil {
 				t.Fatalf("%s: %v", m.spec, err)
 			}
 		}
+		wall := float64(time.Since(start).Microseconds()) / float64(reps)
 		inst.Close()
 		var est, got float64
 		for _, k := range p.Kernels {
-			meas := float64(td.times[k.Name].Microseconds()) / reps
+			meas := float64(td.times[k.Name].Microseconds()) / float64(reps)
 			est += k.EstMicros
 			got += meas
 			ratio := math.NaN()
 			if k.EstMicros > 0 {
 				ratio = meas / k.EstMicros
 			}
-			fmt.Printf("%-16s %-44.44s %-22.22s %6d %10.1f %10.1f %7.2f\n", m.spec, k.Name, k.Op, k.Tiles, k.EstMicros, meas, ratio)
+			tab.f("%-16s %-44.44s %-22.22s %6d %10.1f %10.1f %7.2f\n", m.spec, k.Name, k.Op, k.Tiles, k.EstMicros, meas, ratio)
 		}
-		fmt.Printf("%-16s %-44s %-22s %6s %10.1f %10.1f %7.2f\n", m.spec, "TOTAL", "", "", est, got, got/est)
+		tab.f("%-16s %-44s %-22s %6s %10.1f %10.1f %7.2f\n", m.spec, "TOTAL", "", "", est, got, got/est)
+		tab.f("%-16s %-44s %-22s %6d %10s %10.1f %7s\n", m.spec, "HOST us per kernel: (run wall - GPU) / kernels", "", len(p.Kernels), "", (wall-got)/float64(max(len(p.Kernels), 1)), "")
 	}
 }
 
@@ -312,23 +351,29 @@ func TestGPUKernelsVsCostModel(t *testing.T) {
 func TestGPUBudgets(t *testing.T) {
 	d := openCUDA(t)
 	tg := target(t, d)
-	budgets := []int{8, 20, 66, 132}
-	fmt.Printf("\n%-16s", "MODEL (ms)")
-	for _, b := range budgets {
-		fmt.Printf(" %9s", fmt.Sprintf("%d SMs", min(b, tg.SMs)))
+	var budgets []int // 8, 20, 66, 132 SMs, those the GPU has, and all of its SMs
+	for _, b := range []int{8, 20, 66, 132, tg.SMs} {
+		if b <= tg.SMs && (len(budgets) == 0 || b > budgets[len(budgets)-1]) {
+			budgets = append(budgets, b)
+		}
 	}
-	fmt.Println()
-	for _, m := range []model{{spec: "zoo:mlp"}, {spec: "zoo:resnet18"}, {spec: "zoo:mobilenetv2"}, {spec: "zoo:resnet50"}} {
+	tab := newTable(t, "budgets", "Model latency (ms, median of 10, host to host) compiled for and run on an SM budget")
+	tab.f("%-16s", "MODEL")
+	for _, b := range budgets {
+		tab.f(" %9s", fmt.Sprintf("%d SMs", b))
+	}
+	tab.f("\n")
+	for _, m := range timed(d, "mlp", "resnet18", "mobilenetv2", "resnet50") {
 		g, in := load(t, m, 1)
-		fmt.Printf("%-16s", m.spec)
+		tab.f("%-16s", m.spec)
 		for _, b := range budgets {
-			p := compile(t, g, tg, min(b, tg.SMs), in)
+			p := compile(t, g, tg, b, in)
 			inst, err := exec.Load(context.Background(), d, p)
 			if err != nil {
 				t.Fatalf("%s at %d SMs: %v", m.spec, b, err)
 			}
 			var ts []time.Duration
-			for i := 0; i < 11; i++ {
+			for i := range reps(d, 11) {
 				start := time.Now()
 				if _, err := inst.Run(context.Background(), in, exec.RunOptions{}); err != nil {
 					t.Fatalf("%s at %d SMs: %v", m.spec, b, err)
@@ -339,8 +384,28 @@ func TestGPUBudgets(t *testing.T) {
 			}
 			inst.Close()
 			sort.Slice(ts, func(i, j int) bool { return ts[i] < ts[j] })
-			fmt.Printf(" %9.3f", float64(ts[len(ts)/2].Microseconds())/1000)
+			tab.f(" %9.3f", float64(ts[len(ts)/2].Microseconds())/1000)
 		}
-		fmt.Println()
+		tab.f("\n")
 	}
+}
+
+// table prints a result table as it grows and, when the test ends, writes it to
+// $ELASTICROOM_GPU_REPORT/<name>.txt for run.sh's summary.
+type table struct {
+	name string
+	b    strings.Builder
+}
+
+func newTable(t *testing.T, name, title string) *table {
+	tab := &table{name: name}
+	tab.f("\n%s\n", title)
+	t.Cleanup(func() { report(t, name, tab.b.String()) })
+	return tab
+}
+
+func (tab *table) f(format string, args ...any) {
+	s := fmt.Sprintf(format, args...)
+	fmt.Print(s)
+	tab.b.WriteString(s)
 }

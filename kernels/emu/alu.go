@@ -271,7 +271,8 @@ func compare(c kir.Cmp, t kir.Type) cmpFn {
 }
 
 // cvt converts a register value of type from to type to (PTX cvt with .rzi for float -> int,
-// .rn for int -> float; integer narrowing keeps the low bits, widening extends by the source).
+// saturating, NaN giving 0 for 32-bit and 1<<63 for 64-bit integers as the PTX ISA says; .rn
+// for int -> float; integer narrowing keeps the low bits, widening extends by the source).
 func cvt(from, to kir.Type) unFn {
 	if from == to {
 		return func(x uint64) uint64 { return x }
@@ -287,7 +288,10 @@ func cvt(from, to kir.Type) unFn {
 		case kir.U64:
 			return func(x uint64) uint64 {
 				v := f64of(x)
-				if v != v || v <= 0 {
+				if v != v { // PTX: NaN to a 64-bit integer is 1<<63
+					return 1 << 63
+				}
+				if v <= 0 {
 					return 0
 				}
 				if v >= 1<<64 {
@@ -299,8 +303,8 @@ func cvt(from, to kir.Type) unFn {
 			return func(x uint64) uint64 {
 				v := math.Trunc(f64of(x))
 				switch {
-				case v != v:
-					return 0
+				case v != v: // PTX: NaN to a 64-bit integer is 1<<63
+					return 1 << 63
 				case v >= 1<<63:
 					return math.MaxInt64
 				case v < -(1 << 63):
@@ -344,4 +348,22 @@ func satTrunc(v, lo, hi float64) float64 {
 	}
 	v = math.Trunc(v)
 	return math.Max(lo, math.Min(hi, v))
+}
+
+// fma32 is a*b+c rounded once to f32, as fma.rn.f32. The product of two f32 values is exact
+// in float64; the sum is rounded to odd in float64 (from its exact rounding error), and a
+// round-to-odd result with more than 2*24+1 bits rounds correctly to f32. (math.FMA rounded
+// to f32 would round twice, one ulp off when the float64 sum lands on an f32 midpoint.)
+func fma32(a, b, c float32) float32 {
+	p, z := float64(a)*float64(b), float64(c)
+	s := p + z
+	if math.IsInf(s, 0) || s != s {
+		return float32(s)
+	}
+	bv := s - p
+	e := (p - (s - bv)) + (z - bv) // p + z == s + e exactly
+	if e != 0 && math.Float64bits(s)&1 == 0 {
+		s = math.Nextafter(s, math.Copysign(math.Inf(1), e))
+	}
+	return float32(s)
 }

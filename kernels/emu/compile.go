@@ -256,7 +256,7 @@ func (c *compiler) op(in *kir.Inst) func(*thread) {
 			return nil
 		}
 		return func(t *thread) {
-			t.r[d] = pf32(float32(math.FMA(f64of(t.r[a]), f64of(t.r[b]), f64of(t.r[e]))))
+			t.r[d] = pf32(fma32(math.Float32frombits(uint32(t.r[a])), math.Float32frombits(uint32(t.r[b])), math.Float32frombits(uint32(t.r[e]))))
 		}
 	case kir.OpSetp:
 		f := compare(in.Cmp, in.T)

@@ -203,7 +203,7 @@ func (bk *block) shuffles(code []step) (bool, error) {
 			if t.state == stExit {
 				continue
 			}
-			b := int(uint32(t.r[s.ln]))
+			b := int(uint32(t.r[s.ln]) & 31) // PTX reads the lane operand's low 5 bits
 			src := -1
 			switch s.mode {
 			case kir.ShflDown:

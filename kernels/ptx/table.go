@@ -207,7 +207,7 @@ func mulWide(in *kir.Inst) string {
 }
 
 // cvt follows kir (and kernels/emu): float -> int truncates toward zero and saturates (PTX
-// float-to-int cvt clamps and maps NaN to 0), int -> float rounds to nearest even, integer
+// float-to-int cvt clamps, and maps NaN to 0 for 32-bit and to 1<<63 for 64-bit integers), int -> float rounds to nearest even, integer
 // widening extends by the source's signedness, narrowing keeps the low bits.
 func cvt(in *kir.Inst) string {
 	if len(in.Args) != 1 {

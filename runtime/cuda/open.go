@@ -15,7 +15,8 @@ const DefaultLibrary = "libcuda.so.1"
 // to load instead of DefaultLibrary.
 const LibraryEnv = "ELASTICROOM_LIBCUDA"
 
-// LibraryPath is the driver library Open loads: $ELASTICROOM_LIBCUDA or DefaultLibrary.
+// LibraryPath is the driver library Open loads: $ELASTICROOM_LIBCUDA or DefaultLibrary
+// ("sim" or "sim:N" names the simulated GPU instead: see SimPrefix).
 func LibraryPath() string {
 	if p := os.Getenv(LibraryEnv); p != "" {
 		return p
@@ -44,7 +45,13 @@ func loadLibrary(path string) (*library, error) {
 		return l, l.err
 	}
 	l := &library{}
-	l.drv, l.err = loadDriver(path)
+	if sms, sim, err := parseSim(path); err != nil {
+		l.err = err
+	} else if sim {
+		l.drv = newSimDriver(sms)
+	} else {
+		l.drv, l.err = loadDriver(path)
+	}
 	if l.err == nil {
 		l.version, _ = l.drv.driverVersion() // answers even before cuInit
 		if err := l.drv.init(); err != nil {
