@@ -33,9 +33,11 @@ func runCommand() *cli.Command {
 		Usage:     "run a model once on a device and write or summarise its outputs",
 		ArgsUsage: "MODEL (a .onnx or .erp file, or zoo:NAME)",
 		Description: `Runs MODEL on the chosen device: cpu runs the model's graph (a plan's optimized graph) with the
-reference operators; emu runs a compiled plan's kernels on the kernel emulator (slow: an
-interpreter), compiling a model for every SM of sm_90 first. Inputs are .npy files (C order), one --input per model
-input; every output is written to --output-dir as <output name>.npy, with every character
+reference operators; cuda compiles the model for every SM of the GPU (a plan: for the plan's
+own budget) and runs its PTX kernels through the CUDA driver (ELASTICROOM_LIBCUDA=sim runs them
+on the simulated GPU instead: a PTX interpreter, docs/gpu.md); emu runs a compiled plan's
+kernels on the kernel emulator (slow: an interpreter), compiling a model for every SM of
+sm_90 first. Inputs are .npy files (C order), one --input per model input; every output is written to --output-dir as <output name>.npy, with every character
 outside [A-Za-z0-9_.-] replaced by '_'. Without --output-dir a summary is printed.
 
 Examples:

@@ -20,6 +20,7 @@ import (
 	"github.com/elasticroom/elasticroom/kernels/tensor"
 	"github.com/elasticroom/elasticroom/models/zoo"
 	"github.com/elasticroom/elasticroom/runtime/cpu"
+	"github.com/elasticroom/elasticroom/runtime/cuda"
 )
 
 // syncBuffer is an io.Writer safe for the server's goroutines.
@@ -463,6 +464,29 @@ func TestServeEmu(t *testing.T) {
 	if out := s.out.String(); !strings.Contains(out, "(2 of 8 SMs)") || !strings.Contains(out, "device=emu units=8") {
 		t.Errorf("compile summary or serving record:\n%s", out)
 	}
+	checkMLPTenants(t, s, "emu")
+}
+
+// TestServeCUDASim serves on the cuda device over the simulated GPU (runtime/cuda's driver
+// interpreting the emitted PTX): the whole GPU serving path, answers matching cpu.Run.
+func TestServeCUDASim(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the simulated GPU is slow")
+	}
+	t.Setenv(cuda.LibraryEnv, "sim:6")
+	s := startServe(t, "--device", "cuda",
+		"--tenant", "name=rt,model=zoo:mlp,class=realtime,sms=2,slo=5s",
+		"--tenant", "name=be,model=zoo:mlp,class=besteffort")
+	if out := s.out.String(); !strings.Contains(out, "(2 of 6 SMs)") || !strings.Contains(out, "device=cuda units=6") {
+		t.Errorf("compile summary or serving record:\n%s", out)
+	}
+	checkMLPTenants(t, s, "cuda (simulated)")
+}
+
+// checkMLPTenants sends one request to each of the mlp tenants rt and be and compares the
+// answers with cpu.Run's.
+func checkMLPTenants(t *testing.T, s *testServer, dev string) {
+	t.Helper()
 	x, want := mlpInput(t, 5)
 	for _, m := range []string{"rt", "be"} {
 		code, body := s.infer(t, m, "", "input", x)
@@ -476,7 +500,7 @@ func TestServeEmu(t *testing.T) {
 			den += float64(w) * float64(w)
 		}
 		if rel := math.Sqrt(num / den); rel > 1e-4 {
-			t.Errorf("%s on emu: relative error %.3g against cpu.Run", m, rel)
+			t.Errorf("%s on %s: relative error %.3g against cpu.Run", m, dev, rel)
 		}
 	}
 }

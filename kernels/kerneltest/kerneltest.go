@@ -6,10 +6,12 @@
 // that resumes on the same control block, and the per-tile SM trace. RunPreempted and
 // CheckMaskAndResume use it so every template family can check that the protocol confines
 // tiles to the mask and resumes to a bit-identical result. It also compares outputs with a
-// relative (norm-based) error and checks that instances assemble with ptxas (CheckPTX).
+// relative (norm-based) error and checks that instances assemble with ptxas (CheckPTX). Run
+// also runs every instance's rendered PTX on kernels/ptx/ptxsim and requires the same bits as
+// the emulator's, so every template test checks the PTX's meaning, not only the kir's.
 //
 // It is test support, like net/http/httptest: only tests import it. It imports kernels,
-// kernels/emu, kernels/kir, kernels/kir/protocol, kernels/ptx and kernels/ptx/ptxas, never
+// kernels/emu, kernels/kir, kernels/kir/protocol, kernels/ptx and its ptxas and ptxsim, never
 // compiler/ or runtime/ packages.
 package kerneltest
 
@@ -256,10 +258,15 @@ func RunWith(in *kernels.Instance, bufs Buffers, l Launch) (*Result, error) {
 }
 
 // Run launches in once on a fresh emu device with every buffer of bufs bound to its role and
-// returns every buffer's contents afterwards, as u32 words.
+// returns every buffer's contents afterwards, as u32 words. It also runs the instance's
+// rendered PTX on kernels/ptx/ptxsim (RunSim) and fails unless every buffer comes out the same,
+// bit for bit (SimEnv=0 turns that off).
 func Run(in *kernels.Instance, bufs Buffers) (map[string][]uint32, error) {
 	res, err := RunWith(in, bufs, Launch{})
 	if err != nil {
+		return nil, err
+	}
+	if err := crossCheck(in, bufs, res.Out); err != nil {
 		return nil, err
 	}
 	return res.Out, nil
