@@ -46,4 +46,7 @@ type driver interface {
 	funcAttr(ctx, f handle, a FuncAttribute) (int, error)
 	funcSetAttr(ctx, f handle, a FuncAttribute, v int) error
 	launch(ctx, f handle, grid, block [3]int, shared int, s handle, vals []uint64, start, stop handle) error
+	// occupancy is cuOccupancyMaxActiveBlocksPerMultiprocessor: how many blocks of f with
+	// threads threads and dynShared bytes of dynamic shared memory fit on one SM at once.
+	occupancy(ctx, f handle, threads, dynShared int) (int, error)
 }

@@ -73,6 +73,7 @@ typedef struct {
 	CUresult (*cuFuncSetAttribute)(CUfunction, int, int);
 	CUresult (*cuLaunchKernel)(CUfunction, unsigned int, unsigned int, unsigned int,
 		unsigned int, unsigned int, unsigned int, unsigned int, CUstream, void **, void **);
+	CUresult (*cuOccupancyMaxActiveBlocksPerMultiprocessor)(int *, CUfunction, int, size_t);
 	// Green contexts (driver >= 12.4): only looked up, never required.
 	void *cuGreenCtxCreate;
 	void *cuDevSmResourceSplitByCount;
@@ -128,6 +129,7 @@ static er_lib *er_open(const char *path, char **err) {
 	ER_SYM(l, cuFuncGetAttribute);
 	ER_SYM(l, cuFuncSetAttribute);
 	ER_SYM(l, cuLaunchKernel);
+	ER_SYM(l, cuOccupancyMaxActiveBlocksPerMultiprocessor);
 	ER_SYM(l, cuGreenCtxCreate);
 	ER_SYM(l, cuDevSmResourceSplitByCount);
 	ER_SYM(l, cuDeviceGetDevResource);
@@ -282,6 +284,12 @@ static CUresult er_func_attr(er_lib *l, CUcontext c, int *v, int a, CUfunction f
 static CUresult er_func_set_attr(er_lib *l, CUcontext c, CUfunction f, int a, int v) {
 	ER_CUR(l, c);
 	return l->cuFuncSetAttribute(f, a, v);
+}
+
+static CUresult er_occupancy(er_lib *l, CUcontext c, int *n, CUfunction f, int threads, size_t dyn) {
+	if (!l->cuOccupancyMaxActiveBlocksPerMultiprocessor) return ER_NOSYM;
+	ER_CUR(l, c);
+	return l->cuOccupancyMaxActiveBlocksPerMultiprocessor(n, f, threads, dyn);
 }
 
 // er_launch launches f with n parameters whose values sit in vals (one 8-byte slot each; a
@@ -563,4 +571,10 @@ func (d *cgoDriver) launch(ctx, f handle, grid, block [3]int, shared int, s hand
 	return d.check("cuLaunchKernel", C.er_launch(d.l, C.CUcontext(ctx), C.CUfunction(f),
 		C.uint(grid[0]), C.uint(grid[1]), C.uint(grid[2]), C.uint(block[0]), C.uint(block[1]), C.uint(block[2]),
 		C.uint(shared), C.CUstream(s), p, C.int(len(vals)), C.CUevent(start), C.CUevent(stop)))
+}
+
+func (d *cgoDriver) occupancy(ctx, f handle, threads, dynShared int) (int, error) {
+	var n C.int
+	err := d.check("cuOccupancyMaxActiveBlocksPerMultiprocessor", C.er_occupancy(d.l, C.CUcontext(ctx), &n, C.CUfunction(f), C.int(threads), C.size_t(dynShared)))
+	return int(n), err
 }

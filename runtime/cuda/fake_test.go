@@ -168,6 +168,9 @@ func (f *fakeDriver) funcAttr(_, _ handle, a FuncAttribute) (int, error) {
 	return map[FuncAttribute]int{FuncNumRegs: 32, FuncMaxThreadsPerBlock: 1024, FuncSharedSizeBytes: 1024}[a], nil
 }
 func (f *fakeDriver) funcSetAttr(handle, handle, FuncAttribute, int) error { return nil }
+func (f *fakeDriver) occupancy(_, _ handle, threads, _ int) (int, error) {
+	return max(1, 1024/max(threads, 1)), nil
+}
 func (f *fakeDriver) launch(_, _ handle, grid, block [3]int, _ int, s handle, vals []uint64, _, _ handle) error {
 	ch := make(chan struct{})
 	f.mu.Lock()

@@ -189,6 +189,24 @@ func (d *Device) setDynamicShared(f *Function, n int) error {
 	return nil
 }
 
+// BlocksPerUnit asks the driver how many blocks of fn, with threads threads and
+// dynamicShared bytes of dynamic shared memory, are resident on one SM at once
+// (cuOccupancyMaxActiveBlocksPerMultiprocessor: from the registers and shared memory the JIT
+// gave the function, which the plan only estimated).
+func (d *Device) BlocksPerUnit(fn device.Function, threads, dynamicShared int) (int, error) {
+	f, ok := fn.(*Function)
+	if !ok {
+		return 0, fmt.Errorf("cuda: occupancy of a function this device did not load (%T)", fn)
+	}
+	n, err := d.drv.occupancy(d.ctx, f.h, threads, dynamicShared)
+	if err != nil {
+		return 0, fmt.Errorf("cuda: kernel %q: %w", f.name, err)
+	}
+	return n, nil
+}
+
+var _ device.Resident = (*Device)(nil)
+
 // cudaPriority maps a device.LaunchConfig priority (higher runs first, 0 the default) to a
 // CUDA stream priority (lower numbers run first, Least the default), clamped to the device's
 // range.

@@ -332,14 +332,21 @@ func (f *simDriver) funcSetAttr(_, h handle, a FuncAttribute, v int) error {
 	return nil
 }
 
-// occupancy is how many blocks of the launch fit on one SM, as the hardware computes it.
-func (f *simDriver) occupancy(fn *simFunc, threads, shared int) int {
+// occupancy1 is how many blocks of the launch fit on one SM, as the hardware computes it.
+func (f *simDriver) occupancy1(fn *simFunc, threads, shared int) int {
 	warps := (threads + 31) / 32
 	n := min(simBlocksPerSM, simThreadsPerSM/(warps*32))
 	if shared > 0 {
 		n = min(n, simSharedPerSM/(shared+1024)) // the driver reserves 1 KiB per block
 	}
-	return min(n, simRegsPerSM/(fn.regs()*warps*32))
+	// Registers are allocated per warp in units of 256, from one of 4 sub-partitions' files.
+	perWarp := (fn.regs()*32 + 255) / 256 * 256
+	return min(n, (simRegsPerSM/4/perWarp)*4/warps)
+}
+
+func (f *simDriver) occupancy(_, h handle, threads, dynShared int) (int, error) {
+	fn := (*simFunc)(h)
+	return f.occupancy1(fn, threads, fn.k.StaticShared()+dynShared), nil
 }
 
 func (f *simDriver) launch(_, h handle, grid, block [3]int, shared int, s handle, vals []uint64, start, stop handle) error {
@@ -362,7 +369,7 @@ func (f *simDriver) launch(_, h handle, grid, block [3]int, shared int, s handle
 	if shared > maxDyn {
 		return simErr(call, 1, "%d bytes of dynamic shared memory, kernel %s allows %d", shared, fn.k.Name(), maxDyn)
 	}
-	occ := f.occupancy(fn, threads, fn.k.StaticShared()+shared)
+	occ := f.occupancy1(fn, threads, fn.k.StaticShared()+shared)
 	if occ < 1 {
 		return simErr(call, 701, "kernel %s: a block of %d threads does not fit on an SM", fn.k.Name(), threads) // LAUNCH_OUT_OF_RESOURCES
 	}

@@ -99,6 +99,11 @@ func TestSimLaunch(t *testing.T) {
 			t.Fatalf("y[%d] = %v, want %v", i, got, want)
 		}
 	}
+	// Residency: what the driver's occupancy query answers from the function's registers.
+	regs := f.Info().Registers
+	if n, err := d.BlocksPerUnit(f, 128, 0); err != nil || n != min(16, (16384/((regs*32+255)/256*256))*4/4) || n < 1 {
+		t.Errorf("blocks per SM of a 128-thread kernel with %d registers: %d, %v", regs, n, err)
+	}
 	// The limits the function's attributes give are enforced.
 	if err := d.Launch(context.Background(), f, device.LaunchConfig{Grid: [3]int{1}, Block: [3]int{256}}, px, py, float32(1), uint32(n)); err == nil {
 		t.Error("256 threads launched into a .maxntid 128 kernel")

@@ -73,6 +73,13 @@ type Device interface {
 	Close() error
 }
 
+// Resident is implemented by devices that know how many blocks of a loaded function are
+// resident on one unit at once: a GPU asks its driver, which knows the registers its JIT gave
+// the function (the compiler only estimated them). Executors size persistent grids with it.
+type Resident interface {
+	BlocksPerUnit(fn Function, threads, dynamicShared int) (int, error)
+}
+
 // Options are what an opener may be told about the device wanted.
 type Options struct {
 	// Target is the GPU model a plan was compiled for. Emulated devices take their units and

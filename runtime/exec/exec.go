@@ -376,7 +376,7 @@ func (in *Instance) prepare(nodes map[string]*graph.Node) error {
 		if err := in.bind(s, l); err != nil {
 			return fmt.Errorf("%s: %w", s.name, err)
 		}
-		s.cfg = in.launchConfig(k)
+		s.cfg = in.launchConfig(k, s.fn)
 		in.steps = append(in.steps, s)
 	}
 	return nil
@@ -385,18 +385,27 @@ func (in *Instance) prepare(nodes map[string]*graph.Node) error {
 // launchConfig is the kernel's launch shape on this device. Persistent kernels take their
 // tiles from the control block, so any grid is correct; a grid too small to put a block on
 // every unit is widened to units x blocks per SM (DESIGN.md section 4), so any mask works.
-func (in *Instance) launchConfig(k *plan.Kernel) device.LaunchConfig {
-	grid := k.Grid
-	blocks := max(grid[0], 1) * max(grid[1], 1) * max(grid[2], 1)
-	if blocks < in.units {
-		grid = [3]int{in.units * max(k.BlocksPerSM, 1), 1, 1}
-	}
+// On a device that knows the function's real residency (device.Resident: a GPU, from the
+// registers its JIT allotted), the grid is exactly units x that: every block slot of every
+// unit the mask may open, however the plan's register estimate erred.
+func (in *Instance) launchConfig(k *plan.Kernel, fn device.Function) device.LaunchConfig {
 	dyn := k.SharedBytes
 	if k.IR != nil {
 		_, static := k.IR.SharedLayout()
 		dyn = max(k.SharedBytes-static, 0)
 	}
-	return device.LaunchConfig{Grid: grid, Block: k.Block, SharedBytes: dyn, RegsPerThread: k.Registers}
+	cfg := device.LaunchConfig{Grid: k.Grid, Block: k.Block, SharedBytes: dyn, RegsPerThread: k.Registers}
+	threads := max(k.Block[0], 1) * max(k.Block[1], 1) * max(k.Block[2], 1)
+	if r, ok := in.dev.(device.Resident); ok {
+		if n, err := r.BlocksPerUnit(fn, threads, dyn); err == nil && n > 0 {
+			cfg.Grid = [3]int{in.units * n, 1, 1}
+			return cfg
+		}
+	}
+	if blocks := max(k.Grid[0], 1) * max(k.Grid[1], 1) * max(k.Grid[2], 1); blocks < in.units {
+		cfg.Grid = [3]int{in.units * max(k.BlocksPerSM, 1), 1, 1}
+	}
+	return cfg
 }
 
 // bind turns a launch's Args into device arguments.
