@@ -16,6 +16,7 @@ import (
 
 	"github.com/elasticroom/elasticroom/models/onnx"
 	"github.com/elasticroom/elasticroom/models/zoo"
+	"github.com/elasticroom/elasticroom/runtime/cuda"
 	rexec "github.com/elasticroom/elasticroom/runtime/exec"
 )
 
@@ -152,5 +153,42 @@ func report(t *testing.T, name, text string) {
 	}
 	if err := os.WriteFile(filepath.Join(dir, name+".txt"), []byte(text), 0o644); err != nil {
 		t.Errorf("report %s: %v", name, err)
+	}
+}
+
+// TestGPUControlPlacement times models with their control blocks in mapped host memory (the
+// default: the host's stores reach running kernels with no copy, but every protocol read
+// crosses PCIe) and in device memory (ELASTICROOM_CUDA_CTL=device: reads stay on the GPU,
+// host stores go through a memset on the highest-priority stream), to choose the default.
+func TestGPUControlPlacement(t *testing.T) {
+	d := openCUDA(t)
+	tg := target(t, d)
+	tab := newTable(t, "control", "Control blocks in mapped host memory vs device memory (ms, median, batch 1, all SMs)")
+	tab.f("%-16s %10s %10s %8s\n", "MODEL", "MAPPED", "DEVICE", "DEV/MAP")
+	for _, m := range timed(d, "mlp", "resnet18", "mobilenetv2") {
+		g, in := load(t, m, 1)
+		p := compile(t, g, tg, tg.SMs, in)
+		var ms [2]float64
+		for i, place := range []string{"", "device"} {
+			t.Setenv(cuda.ControlEnv, place)
+			inst, err := rexec.Load(context.Background(), d, p)
+			if err != nil {
+				t.Fatalf("%s (%q): %v", m.spec, place, err)
+			}
+			var ts []time.Duration
+			for j := range 3 + reps(d, 20) {
+				start := time.Now()
+				if _, err := inst.Run(context.Background(), in, rexec.RunOptions{}); err != nil {
+					t.Fatalf("%s (%q): %v", m.spec, place, err)
+				}
+				if j >= 3 {
+					ts = append(ts, time.Since(start))
+				}
+			}
+			inst.Close()
+			sort.Slice(ts, func(a, b int) bool { return ts[a] < ts[b] })
+			ms[i] = float64(ts[len(ts)/2].Microseconds()) / 1000
+		}
+		tab.f("%-16s %10.3f %10.3f %8.2f\n", m.spec, ms[0], ms[1], ms[1]/ms[0])
 	}
 }
