@@ -208,7 +208,7 @@ func BinaryInto[T Number](op BinaryOp, a []T, ashape []int, b []T, bshape []int,
 	if isInt(zero) && (op == Div || op == Mod || op == FMod) && hasZero(b) {
 		return nil, nil, fmt.Errorf("integer %v by zero", op)
 	}
-	if af, ok := any(a).([]float32); ok && haveFMA && op <= Div {
+	if af, ok := any(a).([]float32); ok && haveFMA && (op <= Div || op == Max || op == Min) {
 		of, _ := any(out).([]float32)
 		out, oshape, err := broadcast2Into(af, ashape, any(b).([]float32), bshape, of, func(out, a, b []float32, sa, sb int) {
 			binaryRowF32(op, out, a, b, sa, sb)
@@ -220,15 +220,14 @@ func BinaryInto[T Number](op BinaryOp, a []T, ashape []int, b []T, bshape []int,
 	})
 }
 
-// binaryRowF32 is binaryRow for float32 Add/Sub/Mul/Div on the vector loops.
+// binaryRowF32 is binaryRow for float32 Add/Sub/Mul/Div/Max/Min on the vector loops.
 func binaryRowF32(op BinaryOp, out, a, b []float32, sa, sb int) {
+	commutes := op == Add || op == Mul || op == Max || op == Min
 	switch {
 	case sa == 1 && sb == 1:
 		vecVV(op, a, b, out)
-	case sa == 1:
-		vecVS(op, a, b[0], out)
-	case sb == 1 && (op == Add || op == Mul):
-		vecVS(op, b, a[0], out)
+	case sa == 1 && vecVS(op, a, b[0], out):
+	case sb == 1 && commutes && vecVS(op, b, a[0], out):
 	default:
 		binaryRow(op, out, a, b, sa, sb)
 	}

@@ -2,7 +2,6 @@ package ref
 
 import (
 	"fmt"
-	"math"
 	"strings"
 )
 
@@ -17,7 +16,8 @@ type ConvParams struct {
 	PadsBegin      []int // default 0
 	PadsEnd        []int // default 0
 	Act            Activation
-	Workers        int // 0 = GOMAXPROCS
+	Workers        int         // 0 = GOMAXPROCS
+	Packed         *PackedConv // the weights packed by PackConv, or nil (packed per call)
 }
 
 // AutoPads returns the begin/end pads ONNX's auto_pad asks for on one spatial axis of a
@@ -139,7 +139,7 @@ func Conv(p ConvParams, x, w, bias, out []float32) error {
 	if p.Group < 1 || p.C%p.Group != 0 || p.M%p.Group != 0 {
 		return fmt.Errorf("conv: group %d does not divide channels %d and filters %d", p.Group, p.C, p.M)
 	}
-	cg, mg := p.C/p.Group, p.M/p.Group
+	cg := p.C / p.Group
 	kvol := g.k[0] * g.k[1] * g.k[2]
 	inSp := g.in[0] * g.in[1] * g.in[2]
 	outSp := g.out[0] * g.out[1] * g.out[2]
@@ -162,42 +162,17 @@ func Conv(p ConvParams, x, w, bias, out []float32) error {
 		depthwise(p, &g, x, w, bias, out)
 		return nil
 	}
-	K := cg * kvol
-	pointwise := kvol == 1 && g.s == [3]int{1, 1, 1} && g.pb == [3]int{} && g.pe == [3]int{}
-	colW := outSp
-	if !pointwise && K*outSp > maxColFloats {
-		colW = max(64, maxColFloats/K)
+	l, err := convLayoutOf(p)
+	if err != nil {
+		return fmt.Errorf("conv: %w", err)
 	}
-	var col []float32
-	if !pointwise {
-		col = getBuf(K * min(colW, outSp))
-		defer putBuf(col)
-	}
-	for n := 0; n < p.N; n++ {
-		for gr := 0; gr < p.Group; gr++ {
-			xg := x[(n*p.C+gr*cg)*inSp : (n*p.C+(gr+1)*cg)*inSp]
-			wg := w[gr*mg*K : (gr+1)*mg*K]
-			og := out[(n*p.M+gr*mg)*outSp : (n*p.M+(gr+1)*mg)*outSp]
-			if pointwise {
-				sgemm(false, false, mg, outSp, K, 1, wg, K, xg, outSp, 0, og, outSp)
-				continue
-			}
-			for j0 := 0; j0 < outSp; j0 += colW {
-				j1 := min(j0+colW, outSp)
-				cw := j1 - j0
-				c := col[:K*cw]
-				im2col(&g, xg, cg, c, j0, j1, p.Workers)
-				sgemm(false, false, mg, cw, K, 1, wg, K, c, cw, 0, og[j0:], outSp)
-			}
-		}
-	}
-	biasAct(out, bias, p.N, p.M, outSp, p.Act, p.Workers)
+	convSpan(p, &l, x, w, bias, out, 0, outSp)
 	return nil
 }
 
 // biasAct adds bias[m] to each channel plane and applies act, in parallel over planes.
 func biasAct(out, bias []float32, n, m, sp int, act Activation, w int) {
-	if bias == nil && act.Op == Identity {
+	if bias == nil && act.none() {
 		return
 	}
 	parallelFor(n*m, max(1, elemGrain/max(sp, 1)), w, func(lo, hi int) {
@@ -260,21 +235,21 @@ func im2col(g *spatial3, x []float32, cg int, col []float32, j0, j1 int, w int) 
 				if id < 0 || id >= g.in[0] || ih < 0 || ih >= IH {
 					clear(seg)
 				} else {
+					// valid output columns [lo, hi): 0 <= o*sw+offW < IW
 					rowSrc := src[(id*IH+ih)*IW:]
-					for t := range seg {
-						o := ow + t
-						if o < owLo || o >= owHi {
-							seg[t] = 0
-						} else if sw == 1 {
-							// contiguous run
-							e := min(owHi, ow+n)
-							copy(seg[t:e-ow], rowSrc[o+offW:e+offW])
-							for u := e - ow; u < n; u++ {
-								seg[u] = 0
-							}
-							break
+					lo, hi := max(ow, owLo), min(ow+n, owHi)
+					if hi <= lo {
+						clear(seg)
+					} else {
+						clear(seg[:lo-ow])
+						clear(seg[hi-ow:])
+						d := seg[lo-ow : hi-ow]
+						if sw == 1 {
+							copy(d, rowSrc[lo+offW:hi+offW])
 						} else {
-							seg[t] = rowSrc[o*sw+offW]
+							for i, s := 0, lo*sw+offW; i < len(d); i, s = i+1, s+sw {
+								d[i] = rowSrc[s]
+							}
 						}
 					}
 				}
@@ -282,92 +257,4 @@ func im2col(g *spatial3, x []float32, cg int, col []float32, j0, j1 int, w int) 
 			}
 		}
 	})
-}
-
-// depthwise is the direct loop for group == C (one input channel per group), 1-D or 2-D.
-// Each plane is copied once, zero-padded and split into its stride phases (sh*sw planes, so
-// a tap reads a contiguous run of one phase); the output is accumulated in a "wide" layout
-// whose rows have the phase width, which makes every kernel tap a single vectorised axpy
-// over the whole plane. The valid columns are then copied out with bias and activation.
-func depthwise(p ConvParams, g *spatial3, x, w, bias, out []float32) {
-	mult := p.M / p.C
-	KH, KW := g.k[1], g.k[2]
-	IH, IW := g.in[1], g.in[2]
-	OH, OW := g.out[1], g.out[2]
-	sh, sw := g.s[1], g.s[2]
-	dh, dw := g.d[1], g.d[2]
-	pt, pl := g.pb[1], g.pb[2]
-	PH, PW := IH+g.pb[1]+g.pe[1], IW+g.pb[2]+g.pe[2]
-	PHs, PWs := (PH+sh-1)/sh+1, (PW+sw-1)/sw // one slack row for the wide rows' overrun
-	wideLen := (OH*PWs + 15) &^ 15           // whole vector pairs
-	phSize := PHs*PWs + 16
-	taps := KH * KW
-	offs := make([]int, taps) // each tap's start in the phase planes
-	for kh := 0; kh < KH; kh++ {
-		for kw := 0; kw < KW; kw++ {
-			yh, xw := kh*dh, kw*dw
-			offs[kh*KW+kw] = ((yh%sh)*sw+xw%sw)*phSize + (yh/sh)*PWs + xw/sw
-		}
-	}
-	grain := max(1, (1<<14)/max(1, OH*PWs*taps))
-	lo, hi, isClamp := p.Act.clamp()
-	if !isClamp {
-		lo, hi = float32(math.Inf(-1)), float32(math.Inf(1))
-	}
-	parallelFor(p.N*p.M, grain, p.Workers, func(c0, c1 int) {
-		phases := getBuf(sh * sw * phSize)
-		wide := getBuf(wideLen)
-		defer putBuf(phases)
-		defer putBuf(wide)
-		lastSrc := -1
-		for i := c0; i < c1; i++ {
-			n, m := i/p.M, i%p.M
-			if src := n*p.C + m/mult; src != lastSrc { // channel multipliers reuse the phases
-				lastSrc = src
-				splitPhases(x[src*IH*IW:(src+1)*IH*IW], IH, IW, pt, pl, sh, sw, phSize, PWs, phases)
-			}
-			var b float32
-			if bias != nil {
-				b = bias[m]
-			}
-			dwTaps(offs, w[m*taps:(m+1)*taps], phases, wide, b, lo, hi)
-			dst := out[i*OH*OW : (i+1)*OH*OW]
-			for oh := 0; oh < OH; oh++ {
-				copy(dst[oh*OW:(oh+1)*OW], wide[oh*PWs:oh*PWs+OW])
-			}
-			if !isClamp {
-				p.Act.apply(dst)
-			}
-		}
-	})
-}
-
-// splitPhases writes the zero-padded plane src [IH, IW] (pads pt on top, pl on the left)
-// as sh*sw phase planes with rows of PWs: padded (y, x) goes to phase (y%sh, x%sw) at
-// (y/sh, x/sw). Phase planes start phSize apart.
-func splitPhases(src []float32, IH, IW, pt, pl, sh, sw, phSize, PWs int, phases []float32) {
-	clear(phases)
-	for ih := 0; ih < IH; ih++ {
-		y := ih + pt
-		qh, ry := y%sh, y/sh
-		row := src[ih*IW : (ih+1)*IW]
-		if sw == 1 {
-			base := qh*phSize + ry*PWs + pl
-			copy(phases[base:base+IW], row)
-			continue
-		}
-		for q := 0; q < sw; q++ {
-			// padded x = iw+pl with x%sw == q: iw = q-pl (mod sw) upward, at x/sw onward
-			iw0 := ((q-pl)%sw + sw) % sw
-			if iw0 >= IW {
-				continue
-			}
-			dst := phases[(qh*sw+q)*phSize+ry*PWs+(iw0+pl)/sw:]
-			k := 0
-			for iw := iw0; iw < IW; iw += sw {
-				dst[k] = row[iw]
-				k++
-			}
-		}
-	}
 }

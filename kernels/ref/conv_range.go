@@ -159,53 +159,7 @@ func ConvRange(p ConvParams, x, w, bias, out []float32, j0, j1 int) error {
 		depthwise(p, &l.g, x, w, bias, out)
 		return nil
 	}
-	var col []float32
-	if !l.pointwise {
-		col = getBuf(l.K * min(l.colW, j1-j0))
-		defer putBuf(col)
-	}
-	K, mg, outSp := l.K, l.mg, l.outSp
-	for n := 0; n < p.N; n++ {
-		for gr := 0; gr < p.Group; gr++ {
-			xg := x[(n*p.C+gr*l.cg)*l.inSp : (n*p.C+(gr+1)*l.cg)*l.inSp]
-			wg := w[gr*mg*K : (gr+1)*mg*K]
-			og := out[(n*p.M+gr*mg)*outSp : (n*p.M+(gr+1)*mg)*outSp]
-			for a := j0; a < j1; {
-				c0, c1 := l.block(a)
-				b := min(c1, j1)
-				kind := gemmKindOf(mg, c1-c0, K)
-				if l.pointwise {
-					sgemmKind(kind, mg, b-a, K, wg, K, xg[a:], outSp, og[a:], outSp, p.Workers)
-				} else {
-					c := col[:K*(b-a)]
-					im2col(&l.g, xg, l.cg, c, a, b, p.Workers)
-					sgemmKind(kind, mg, b-a, K, wg, K, c, b-a, og[a:], outSp, p.Workers)
-				}
-				a = b
-			}
-		}
-	}
-	if bias == nil && p.Act.Op == Identity {
-		return nil
-	}
-	parallelFor(p.N*p.M, max(1, elemGrain/max(j1-j0, 1)), p.Workers, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			seg := out[i*outSp+j0 : i*outSp+j1]
-			var b float32
-			if bias != nil {
-				b = bias[i%p.M]
-			}
-			if biasActTo(p.Act, seg, seg, b) {
-				continue
-			}
-			if bias != nil {
-				for j := range seg {
-					seg[j] += b
-				}
-			}
-			p.Act.apply(seg)
-		}
-	})
+	convSpan(p, &l, x, w, bias, out, j0, j1)
 	return nil
 }
 

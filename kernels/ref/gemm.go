@@ -28,6 +28,11 @@ func sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 		sgemmSkinny(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, 0)
 		return
 	}
+	if haveFMA && n == 1 && ldc == 1 && (transB || ldb == 1) && m*k >= 2048 {
+		// a matrix-vector product: C^T (1 x m) = B^T A^T, row i of A a dot product
+		sgemmSkinny(false, !transA, 1, m, k, alpha, b, k, a, lda, beta, c, m, 0)
+		return
+	}
 	if useFast(m, n, k) {
 		sgemmFast(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, 0)
 		return
@@ -46,20 +51,38 @@ func sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int
 type Activation struct {
 	Op          UnaryOp // Identity for none; Relu, LeakyRelu, Clip, Sigmoid, HardSigmoid, HardSwish, ...
 	Alpha, Beta float32
+	// Bounded applies y = min(max(y, Lo), Hi) after Op: a Max and/or Min with constants that
+	// followed the activation in the graph (Lo = -Inf or Hi = +Inf for a one-sided bound).
+	// Lo and Hi must not be NaN.
+	Bounded bool
+	Lo, Hi  float32
 }
 
+// none reports an activation that leaves its input unchanged.
+func (a Activation) none() bool { return a.Op == Identity && !a.Bounded }
+
 func (a Activation) apply(x []float32) {
-	if a.Op == Identity {
+	if a.none() {
 		return
 	}
 	if biasActTo(a, x, x, 0) {
 		return
 	}
-	unaryRange(UnaryParams{Op: a.Op, Alpha: a.Alpha, Beta: a.Beta}, x, x)
+	if a.Op != Identity {
+		unaryRange(UnaryParams{Op: a.Op, Alpha: a.Alpha, Beta: a.Beta}, x, x)
+	}
+	a.bound(x)
 }
 
-// clamp gives the bounds of an activation that is a clamp (Identity, Relu, Clip) when the
-// vector loops are available.
+// bound applies the Bounded step in place.
+func (a Activation) bound(x []float32) {
+	if a.Bounded {
+		clampAddTo(x, x, 0, a.Lo, a.Hi)
+	}
+}
+
+// clamp gives the bounds of an activation that is a clamp (Identity, Relu, Clip, each with
+// or without Bounded) when the vector loops are available.
 func (a Activation) clamp() (lo, hi float32, ok bool) {
 	if !haveFMA {
 		return 0, 0, false
@@ -67,13 +90,18 @@ func (a Activation) clamp() (lo, hi float32, ok bool) {
 	inf := float32(math.Inf(1))
 	switch a.Op {
 	case Identity:
-		return -inf, inf, true
+		lo, hi = -inf, inf
 	case Relu:
-		return 0, inf, true
+		lo, hi = 0, inf
 	case Clip:
-		return a.Alpha, a.Beta, true
+		lo, hi = a.Alpha, a.Beta
+	default:
+		return 0, 0, false
 	}
-	return 0, 0, false
+	if a.Bounded { // clamp(clamp(x, lo, hi), Lo, Hi) == clamp(x, clamp(lo, Lo, Hi), clamp(hi, Lo, Hi))
+		lo, hi = min(max(lo, a.Lo), a.Hi), min(max(hi, a.Lo), a.Hi)
+	}
+	return lo, hi, true
 }
 
 // GemmParams is ONNX Gemm: Y = Alpha*op(A)*op(B) + Beta*C, A is MxK after op, B KxN.

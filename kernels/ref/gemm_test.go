@@ -53,6 +53,11 @@ func TestGemm(t *testing.T) {
 		{1, 517, 300, false, false, nil, 1, 0},
 		{3, 130, 77, true, false, []int{3, 130}, 0.5, 2},
 		{4, 70, 129, true, true, []int{70}, 1, 1},
+		// one column (matrix-vector with A's rows as the dot products): every transpose
+		{96, 1, 288, false, false, nil, 1, 0},
+		{200, 1, 30, true, false, []int{200, 1}, 0.5, 2},
+		{64, 1, 100, false, true, []int{1}, 1, 1},
+		{77, 1, 65, true, true, nil, 2, 0},
 	} {
 		a := randSlice(r, tc.m*tc.k)
 		b := randSlice(r, tc.k*tc.n)

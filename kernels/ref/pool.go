@@ -201,10 +201,18 @@ func maxPool2D(p PoolParams, g *spatial3, x, out []float32) {
 	sh, sw, dh, dw := g.s[1], g.s[2], g.d[1], g.d[2]
 	ph, pw := g.pb[1], g.pb[2]
 	negInf := float32(math.Inf(-1))
+	// windows of 1x2 or 2x2 with stride 2 along the row, all inside the input: the vector
+	// pair max
+	pairs := haveFMA && KW == 2 && sw == 2 && dw == 1 && pw == 0 && 2*OW <= IW &&
+		KH <= 2 && dh == 1 && ph == 0 && (OH-1)*sh+KH <= IH
 	parallelFor(p.N*p.C, max(1, elemGrain/max(1, OH*OW*KH*KW)), p.Workers, func(lo, hi int) {
 		for pl := lo; pl < hi; pl++ {
 			src := x[pl*IH*IW : (pl+1)*IH*IW]
 			dst := out[pl*OH*OW : (pl+1)*OH*OW]
+			if pairs {
+				maxPoolPairs(src, dst, IW, OH, OW, sh, KH)
+				continue
+			}
 			for oh := 0; oh < OH; oh++ {
 				row := dst[oh*OW : (oh+1)*OW]
 				for j := range row {
@@ -242,4 +250,27 @@ func maxPool2D(p PoolParams, g *spatial3, x, out []float32) {
 			}
 		}
 	})
+}
+
+// maxPoolPairs is one plane of a max pool whose windows are 1x2 or 2x2 (KH rows) with
+// stride 2 along the rows (sh between them), every window inside the input.
+func maxPoolPairs(src, dst []float32, IW, OH, OW, sh, KH int) {
+	n8 := 0
+	if haveFMA {
+		n8 = OW &^ 7
+	}
+	for oh := 0; oh < OH; oh++ {
+		r0 := src[oh*sh*IW : oh*sh*IW+IW]
+		r1 := r0
+		if KH == 2 {
+			r1 = src[(oh*sh+1)*IW : (oh*sh+2)*IW]
+		}
+		row := dst[oh*OW : (oh+1)*OW]
+		if n8 > 0 {
+			maxPairs8(n8, &r0[0], &r1[0], &row[0])
+		}
+		for j := n8; j < OW; j++ {
+			row[j] = max(r0[2*j], r0[2*j+1], r1[2*j], r1[2*j+1])
+		}
+	}
 }

@@ -59,6 +59,10 @@ func TestPoolAgainstNaive(t *testing.T) {
 		{"ceil pad", 6, 6, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, true, 4, 4},
 		{"dilated", 10, 9, 2, 3, 1, 2, 2, 2, 1, 0, 0, 1, false, 9, 3},
 		{"asym pads", 5, 5, 3, 2, 1, 1, 1, 1, 2, 0, 0, 1, false, 5, 5},
+		// pair windows along the rows (the vector path): bulk of 8 plus tail, odd widths
+		{"2x2 s2 wide", 6, 37, 2, 2, 2, 2, 1, 1, 0, 0, 0, 0, false, 3, 18},
+		{"1x2 s(1,2)", 4, 40, 1, 2, 1, 2, 1, 1, 0, 0, 0, 0, false, 4, 20},
+		{"2x2 s(1,2)", 5, 34, 2, 2, 1, 2, 1, 1, 0, 0, 0, 0, false, 4, 17},
 	}
 	for _, tc := range cases {
 		for _, mode := range []string{"max", "avg", "avgpad"} {

@@ -3,7 +3,7 @@ package ref
 // The AVX2/FMA micro-kernel (sgemm_amd64.s) and CPU feature detection.
 
 //go:noescape
-func sgemmKernel6x16(k int, a, b, c *float32, ldc int)
+func sgemmKernel6x16(k int, a, b, c *float32, ldc int, flags int, bias *float32, lo, hi, alpha float32)
 
 func cpuid(eaxArg, ecxArg uint32) (eax, ebx, ecx, edx uint32)
 
@@ -26,3 +26,6 @@ var haveFMA = func() bool {
 	_, b7, _, _ := cpuid(7, 0)
 	return b7&(1<<5) != 0 // AVX2
 }()
+
+//go:noescape
+func packWin16(k int, offs, taps *int, masks, src, dst *float32)

@@ -1,14 +1,18 @@
 #include "textflag.h"
 
-// func sgemmKernel6x16(k int, a, b, c *float32, ldc int)
-// C[6x16] += A[6xk] * B[kx16]; a is packed k-major by 6, b k-major by 16.
-TEXT ·sgemmKernel6x16(SB), NOSPLIT, $0-40
+// func sgemmKernel6x16(k int, a, b, c *float32, ldc int, flags int, bias *float32, lo, hi, alpha float32)
+// acc[6x16] = A[6xk] * B[kx16] (a packed k-major by 6, b k-major by 16), then, by flags:
+// gemmAcc: acc += C; gemmBias: acc[r][:] += bias[r]; gemmLeaky: acc = max(acc, alpha*acc)
+// (LeakyRelu for 0 <= alpha <= 1); gemmClamp: acc = min(max(acc, lo), hi); and C = acc.
+// NaN stays NaN through every step.
+TEXT ·sgemmKernel6x16(SB), NOSPLIT, $0-68
 	MOVQ k+0(FP), CX
 	MOVQ a+8(FP), SI
 	MOVQ b+16(FP), DI
 	MOVQ c+24(FP), DX
 	MOVQ ldc+32(FP), R8
 	SHLQ $2, R8
+	MOVQ flags+40(FP), R9
 	VXORPS Y0, Y0, Y0
 	VXORPS Y1, Y1, Y1
 	VXORPS Y2, Y2, Y2
@@ -22,12 +26,12 @@ TEXT ·sgemmKernel6x16(SB), NOSPLIT, $0-40
 	VXORPS Y10, Y10, Y10
 	VXORPS Y11, Y11, Y11
 	TESTQ CX, CX
-	JZ store
+	JZ epilogue
 
 loop:
 	VMOVUPS (DI), Y12
 	VMOVUPS 32(DI), Y13
-	VBROADCASTSS (SI), Y14
+	VBROADCASTSS 0(SI), Y14
 	VFMADD231PS Y12, Y14, Y0
 	VFMADD231PS Y13, Y14, Y1
 	VBROADCASTSS 4(SI), Y15
@@ -50,35 +54,127 @@ loop:
 	DECQ CX
 	JNZ loop
 
+epilogue:
+	TESTQ $1, R9
+	JZ nocacc
+	MOVQ DX, R10
+	VADDPS (R10), Y0, Y0
+	VADDPS 32(R10), Y1, Y1
+	ADDQ R8, R10
+	VADDPS (R10), Y2, Y2
+	VADDPS 32(R10), Y3, Y3
+	ADDQ R8, R10
+	VADDPS (R10), Y4, Y4
+	VADDPS 32(R10), Y5, Y5
+	ADDQ R8, R10
+	VADDPS (R10), Y6, Y6
+	VADDPS 32(R10), Y7, Y7
+	ADDQ R8, R10
+	VADDPS (R10), Y8, Y8
+	VADDPS 32(R10), Y9, Y9
+	ADDQ R8, R10
+	VADDPS (R10), Y10, Y10
+	VADDPS 32(R10), Y11, Y11
+
+nocacc:
+	TESTQ $2, R9
+	JZ nobias
+	MOVQ bias+48(FP), R11
+	VBROADCASTSS 0(R11), Y12
+	VADDPS Y12, Y0, Y0
+	VADDPS Y12, Y1, Y1
+	VBROADCASTSS 4(R11), Y12
+	VADDPS Y12, Y2, Y2
+	VADDPS Y12, Y3, Y3
+	VBROADCASTSS 8(R11), Y12
+	VADDPS Y12, Y4, Y4
+	VADDPS Y12, Y5, Y5
+	VBROADCASTSS 12(R11), Y12
+	VADDPS Y12, Y6, Y6
+	VADDPS Y12, Y7, Y7
+	VBROADCASTSS 16(R11), Y12
+	VADDPS Y12, Y8, Y8
+	VADDPS Y12, Y9, Y9
+	VBROADCASTSS 20(R11), Y12
+	VADDPS Y12, Y10, Y10
+	VADDPS Y12, Y11, Y11
+
+nobias:
+	TESTQ $4, R9
+	JZ noleaky
+	VBROADCASTSS alpha+64(FP), Y12
+	VMULPS Y0, Y12, Y13
+	VMAXPS Y13, Y0, Y0
+	VMULPS Y1, Y12, Y13
+	VMAXPS Y13, Y1, Y1
+	VMULPS Y2, Y12, Y13
+	VMAXPS Y13, Y2, Y2
+	VMULPS Y3, Y12, Y13
+	VMAXPS Y13, Y3, Y3
+	VMULPS Y4, Y12, Y13
+	VMAXPS Y13, Y4, Y4
+	VMULPS Y5, Y12, Y13
+	VMAXPS Y13, Y5, Y5
+	VMULPS Y6, Y12, Y13
+	VMAXPS Y13, Y6, Y6
+	VMULPS Y7, Y12, Y13
+	VMAXPS Y13, Y7, Y7
+	VMULPS Y8, Y12, Y13
+	VMAXPS Y13, Y8, Y8
+	VMULPS Y9, Y12, Y13
+	VMAXPS Y13, Y9, Y9
+	VMULPS Y10, Y12, Y13
+	VMAXPS Y13, Y10, Y10
+	VMULPS Y11, Y12, Y13
+	VMAXPS Y13, Y11, Y11
+
+noleaky:
+	TESTQ $8, R9
+	JZ store
+	VBROADCASTSS lo+56(FP), Y12
+	VBROADCASTSS hi+60(FP), Y13
+	VMAXPS Y0, Y12, Y0
+	VMINPS Y0, Y13, Y0
+	VMAXPS Y1, Y12, Y1
+	VMINPS Y1, Y13, Y1
+	VMAXPS Y2, Y12, Y2
+	VMINPS Y2, Y13, Y2
+	VMAXPS Y3, Y12, Y3
+	VMINPS Y3, Y13, Y3
+	VMAXPS Y4, Y12, Y4
+	VMINPS Y4, Y13, Y4
+	VMAXPS Y5, Y12, Y5
+	VMINPS Y5, Y13, Y5
+	VMAXPS Y6, Y12, Y6
+	VMINPS Y6, Y13, Y6
+	VMAXPS Y7, Y12, Y7
+	VMINPS Y7, Y13, Y7
+	VMAXPS Y8, Y12, Y8
+	VMINPS Y8, Y13, Y8
+	VMAXPS Y9, Y12, Y9
+	VMINPS Y9, Y13, Y9
+	VMAXPS Y10, Y12, Y10
+	VMINPS Y10, Y13, Y10
+	VMAXPS Y11, Y12, Y11
+	VMINPS Y11, Y13, Y11
+
 store:
-	VADDPS (DX), Y0, Y0
 	VMOVUPS Y0, (DX)
-	VADDPS 32(DX), Y1, Y1
 	VMOVUPS Y1, 32(DX)
 	ADDQ R8, DX
-	VADDPS (DX), Y2, Y2
 	VMOVUPS Y2, (DX)
-	VADDPS 32(DX), Y3, Y3
 	VMOVUPS Y3, 32(DX)
 	ADDQ R8, DX
-	VADDPS (DX), Y4, Y4
 	VMOVUPS Y4, (DX)
-	VADDPS 32(DX), Y5, Y5
 	VMOVUPS Y5, 32(DX)
 	ADDQ R8, DX
-	VADDPS (DX), Y6, Y6
 	VMOVUPS Y6, (DX)
-	VADDPS 32(DX), Y7, Y7
 	VMOVUPS Y7, 32(DX)
 	ADDQ R8, DX
-	VADDPS (DX), Y8, Y8
 	VMOVUPS Y8, (DX)
-	VADDPS 32(DX), Y9, Y9
 	VMOVUPS Y9, 32(DX)
 	ADDQ R8, DX
-	VADDPS (DX), Y10, Y10
 	VMOVUPS Y10, (DX)
-	VADDPS 32(DX), Y11, Y11
 	VMOVUPS Y11, 32(DX)
 	VZEROUPPER
 	RET
@@ -100,4 +196,38 @@ TEXT ·xgetbv(SB), NOSPLIT, $0-8
 	XGETBV
 	MOVL AX, eax+0(FP)
 	MOVL DX, edx+4(FP)
+	RET
+
+// func packWin16(k int, offs, taps *int, masks, src, dst *float32)
+// For each row l < k: dst[16l:16l+16] = src[offs[l]:offs[l]+16] AND masks[16*taps[l]:+16]
+// (bitwise, masks all ones or zero): conv patch rows read as shifted windows of the input.
+TEXT ·packWin16(SB), NOSPLIT, $0-48
+	MOVQ k+0(FP), CX
+	MOVQ offs+8(FP), R8
+	MOVQ taps+16(FP), R9
+	MOVQ masks+24(FP), R10
+	MOVQ src+32(FP), SI
+	MOVQ dst+40(FP), DI
+	TESTQ CX, CX
+	JZ pwdone
+
+pwloop:
+	MOVQ (R8), R11
+	MOVQ (R9), R12
+	SHLQ $6, R12
+	LEAQ (SI)(R11*4), R13
+	VMOVUPS (R13), Y0
+	VMOVUPS 32(R13), Y1
+	VANDPS (R10)(R12*1), Y0, Y0
+	VANDPS 32(R10)(R12*1), Y1, Y1
+	VMOVUPS Y0, (DI)
+	VMOVUPS Y1, 32(DI)
+	ADDQ $8, R8
+	ADDQ $8, R9
+	ADDQ $64, DI
+	DECQ CX
+	JNZ pwloop
+
+pwdone:
+	VZEROUPPER
 	RET

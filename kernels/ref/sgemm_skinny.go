@@ -19,7 +19,7 @@ func sgemmSkinny(transA, transB bool, m, n, k int, alpha float32, a []float32, l
 	const colBlk = 64
 	blocks := (n + colBlk - 1) / colBlk
 	grain := max(1, (1<<15)/max(1, k*colBlk))
-	parallelFor(blocks, grain, w, func(b0, b1 int) {
+	parallelForWake(blocks, grain, w, m*n*k >= wakeMACs, func(b0, b1 int) {
 		j0, j1 := b0*colBlk, min(b1*colBlk, n)
 		if transB {
 			for i, r := range rows {

@@ -48,7 +48,8 @@ func scaleShift(x, y []float32, a, b float32) {
 	}
 }
 
-// vecVV computes c = a op b on equal-length slices for Add/Sub/Mul/Div; false for other ops.
+// vecVV computes c = a op b on equal-length slices for Add/Sub/Mul/Div/Max/Min; false for
+// other ops.
 func vecVV(op BinaryOp, a, b, c []float32) bool {
 	var f func(n int, a, b, c *float32)
 	switch op {
@@ -60,6 +61,10 @@ func vecVV(op BinaryOp, a, b, c []float32) bool {
 		f = mulVV8
 	case Div:
 		f = divVV8
+	case Max:
+		f = maxVV8
+	case Min:
+		f = minVV8
 	default:
 		return false
 	}
@@ -76,7 +81,8 @@ func vecVV(op BinaryOp, a, b, c []float32) bool {
 	return true
 }
 
-// vecVS computes c = a op s (s a scalar) for Add/Sub/Mul/Div; false for other ops.
+// vecVS computes c = a op s (s a scalar) for Add/Sub/Mul/Div, and Max/Min with s not NaN;
+// false for other ops.
 func vecVS(op BinaryOp, a []float32, s float32, c []float32) bool {
 	var f func(n int, a *float32, s float32, c *float32)
 	switch op {
@@ -88,6 +94,14 @@ func vecVS(op BinaryOp, a []float32, s float32, c []float32) bool {
 		f = mulVS8
 	case Div:
 		f = divVS8
+	case Max, Min:
+		if s != s {
+			return false
+		}
+		f = maxVS8
+		if op == Min {
+			f = minVS8
+		}
 	default:
 		return false
 	}
@@ -112,6 +126,14 @@ func scalarOp(op BinaryOp, x, y float32) float32 {
 		return x - y
 	case Mul:
 		return x * y
+	case Max, Min:
+		if x != x || y != y { // NaN propagates
+			return x + y
+		}
+		if op == Max {
+			return max(x, y)
+		}
+		return min(x, y)
 	}
 	return x / y
 }
@@ -150,8 +172,8 @@ func dot(x, y []float32) float32 {
 }
 
 // biasActTo computes y = act(x + b) with the vector loops for the activations that have one
-// (Identity, Relu, Clip, LeakyRelu, HardSigmoid, HardSwish); false (nothing written) for
-// the others or without AVX2. y may alias x.
+// (Identity, Relu, Clip, LeakyRelu, HardSigmoid, HardSwish, each with or without Bounded);
+// false (nothing written) for the others or without AVX2. y may alias x.
 func biasActTo(act Activation, x, y []float32, b float32) bool {
 	if !haveFMA {
 		return false
@@ -191,5 +213,6 @@ func biasActTo(act Activation, x, y []float32, b float32) bool {
 	default:
 		return false
 	}
+	act.bound(y)
 	return true
 }

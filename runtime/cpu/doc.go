@@ -3,7 +3,9 @@
 //
 // One op table maps ONNX op types (canonical, opset-21 forms) to small functions, one file
 // per op family, that turn a node's attributes and runtime inputs into kernels/ref parameter
-// structs. Intermediate tensors are dropped after their last consumer has run.
+// structs. Intermediate tensors are dropped after their last consumer has run. A Conv takes
+// in the BatchNormalization, activation and Max/Min with constants that follow it alone
+// (fuse.go), and its constant weights are packed for the GEMM kernel once (packcache.go).
 //
 // Run uses every core for each op. Pool is the same executor as a device with units (one
 // worker goroutine each) that honours the persistent-kernel protocol of the GPU path: each node

@@ -241,7 +241,7 @@ func (r *runner) runNode(g *graph.Graph, n *graph.Node, e *env, fu *fusion) erro
 	if !ok {
 		return fmt.Errorf("%v: %w", n, ErrUnsupportedOp)
 	}
-	c := &opCtx{node: n, r: r, env: e, in: make([]*tensor.Tensor, len(n.Inputs)), out: make([]*tensor.Tensor, len(n.Outputs))}
+	c := &opCtx{node: n, r: r, env: e, g: g, in: make([]*tensor.Tensor, len(n.Inputs)), out: make([]*tensor.Tensor, len(n.Outputs))}
 	outNames := n.Outputs
 	if fu != nil {
 		c.act = fu.act
@@ -308,5 +308,6 @@ func foldInto(c *opCtx, bn *graph.Node) error {
 		c.in = append(c.in, nil)
 	}
 	c.in[2] = nb
+	c.folded = true
 	return nil
 }

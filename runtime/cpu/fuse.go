@@ -12,9 +12,9 @@ import (
 )
 
 // fusion is a Conv/ConvTranspose whose result feeds only a following BatchNormalization
-// (Conv only; folded into the weights) and/or an activation the kernel applies in its
-// epilogue: the absorbed nodes are skipped and the output of the last of them takes the
-// conv's result.
+// (Conv only; folded into the weights) and/or an activation and Max/Min with constant
+// scalars that the kernel applies in its epilogue: the absorbed nodes are skipped and the
+// output of the last of them takes the conv's result.
 type fusion struct {
 	act   ref.Activation
 	bn    *graph.Node // folded BatchNormalization, or nil
@@ -22,8 +22,9 @@ type fusion struct {
 	skips []int       // indices of the absorbed nodes
 }
 
-// planFusions finds conv [-> BatchNormalization] [-> activation] chains in g. BN
-// parameters, the conv weights and Clip bounds must be initializers.
+// planFusions finds conv [-> BatchNormalization] [-> activation] [-> Max/Min]... chains in
+// g. BN parameters, the conv weights, Clip bounds and the other operand of Max/Min (one
+// float32 element, not NaN) must be initializers.
 func planFusions(g *graph.Graph) map[int]fusion {
 	readers := map[string][]int{}
 	for i, n := range g.Nodes {
@@ -66,7 +67,16 @@ func planFusions(g *graph.Graph) map[int]fusion {
 		if ok {
 			if act, isAct := activationOf(g, g.Nodes[j]); isAct {
 				f.act, f.last, f.skips = act, j, append(f.skips, j)
+				j, ok = next(j)
 			}
+		}
+		rank := 3 // of the conv's output, at least
+		if w, isInit := g.Initializers[n.Input(1)]; isInit {
+			rank = len(w.Shape)
+		}
+		for ok && boundOf(g, g.Nodes[j], rank, &f.act) {
+			f.last, f.skips = j, append(f.skips, j)
+			j, ok = next(j)
 		}
 		if len(f.skips) > 0 {
 			plan[i] = f
@@ -102,6 +112,32 @@ func activationOf(g *graph.Graph, n *graph.Node) (ref.Activation, bool) {
 		return ref.Activation{Op: ref.Clip, Alpha: lo, Beta: hi}, true
 	}
 	return ref.Activation{}, false
+}
+
+// boundOf adds n to act's Bounded step when n is a Max or Min of its input 0 (of rank at
+// least rank) with a float32 one-element initializer that is not NaN and does not raise the
+// rank.
+func boundOf(g *graph.Graph, n *graph.Node, rank int, act *ref.Activation) bool {
+	if (n.Op != "Max" && n.Op != "Min") || len(n.Inputs) != 2 || len(n.Outputs) != 1 {
+		return false
+	}
+	t, ok := g.Initializers[n.Inputs[1]]
+	if !ok || t.DType != tensor.Float32 || t.Len() != 1 || len(t.Shape) > rank {
+		return false
+	}
+	v := t.Float32s()[0]
+	if v != v {
+		return false
+	}
+	if !act.Bounded {
+		act.Bounded, act.Lo, act.Hi = true, float32(math.Inf(-1)), float32(math.Inf(1))
+	}
+	if n.Op == "Max" {
+		act.Lo, act.Hi = max(act.Lo, v), max(act.Hi, v) // max(min(max(y, lo), hi), v)
+	} else {
+		act.Lo, act.Hi = min(act.Lo, v), min(act.Hi, v)
+	}
+	return true
 }
 
 // foldableBN reports whether bn (reading conv's output) is inference BatchNormalization with

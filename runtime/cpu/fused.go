@@ -87,7 +87,7 @@ func base(c *opCtx, op string, n int, act ref.Activation) (*tensor.Tensor, error
 	if len(in) > n {
 		in = in[:n]
 	}
-	sub := &opCtx{node: c.node, r: c.r, env: c.env, in: in, out: make([]*tensor.Tensor, 1), act: act}
+	sub := &opCtx{node: c.node, r: c.r, env: c.env, g: c.g, folded: c.folded, in: in, out: make([]*tensor.Tensor, 1), act: act}
 	if err := f(sub); err != nil {
 		return nil, err
 	}

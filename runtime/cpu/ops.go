@@ -33,12 +33,14 @@ func SupportedOps() []string {
 
 // opCtx is one node's execution: inputs (nil where omitted), outputs to set.
 type opCtx struct {
-	node *graph.Node
-	r    *runner
-	env  *env
-	in   []*tensor.Tensor
-	out  []*tensor.Tensor
-	act  ref.Activation // epilogue fused by the executor (Conv, ConvTranspose)
+	node   *graph.Node
+	r      *runner
+	env    *env
+	in     []*tensor.Tensor
+	out    []*tensor.Tensor
+	act    ref.Activation // epilogue fused by the executor (Conv, ConvTranspose)
+	g      *graph.Graph   // the graph the node belongs to (its initializers), or nil
+	folded bool           // input 1 holds conv weights with a BatchNormalization folded in
 }
 
 // alloc returns a float32 buffer of n elements with arbitrary contents for an output the op

@@ -130,6 +130,7 @@ func convOp(c *opCtx) error {
 	if err != nil {
 		return err
 	}
+	p.Packed = packedConv(c, p, w)
 	out := c.alloc(tensor.NumElements(oshape))
 	if err := ref.Conv(p, xd, wd, bias, out); err != nil {
 		return err

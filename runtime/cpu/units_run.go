@@ -94,7 +94,7 @@ func (u *unitRun) runNode(g *graph.Graph, idx int, e *env, fu *fusion) error {
 	if !ok {
 		return fmt.Errorf("%v: %w", n, ErrUnsupportedOp)
 	}
-	c := &opCtx{node: n, r: r, env: e, in: make([]*tensor.Tensor, len(n.Inputs)), out: make([]*tensor.Tensor, len(n.Outputs))}
+	c := &opCtx{node: n, r: r, env: e, g: g, in: make([]*tensor.Tensor, len(n.Inputs)), out: make([]*tensor.Tensor, len(n.Outputs))}
 	outNames := n.Outputs
 	if fu != nil {
 		c.act = fu.act
@@ -268,7 +268,8 @@ var (
 	rate     float64
 )
 
-// measuredFlopRate times a single-threaded float32 GEMM once per process.
+// measuredFlopRate times a single-threaded float32 GEMM once per process: a 1x1
+// convolution (the GEMM of its weights and input) on one worker.
 func measuredFlopRate() float64 {
 	rateOnce.Do(func() {
 		const m, n, k = 96, 96, 96
@@ -276,10 +277,11 @@ func measuredFlopRate() float64 {
 		for i := range a {
 			a[i], b[i] = float32(i%7)*0.25, float32(i%5)*0.5
 		}
+		p := ref.ConvParams{N: 1, C: k, M: m, Group: 1, In: []int{n}, Kernel: []int{1}, Workers: 1}
 		best := time.Duration(1 << 62)
 		for range 5 {
 			start := time.Now()
-			_ = ref.Gemm(ref.GemmParams{M: m, N: n, K: k, Alpha: 1}, a, b, nil, nil, o)
+			_ = ref.Conv(p, b, a, nil, o)
 			best = min(best, time.Since(start))
 		}
 		rate = 2 * m * n * k / float64(max(best.Nanoseconds(), 1))
