@@ -156,14 +156,16 @@ func report(t *testing.T, name, text string) {
 	}
 }
 
-// TestGPUControlPlacement times models with their control blocks in mapped host memory (the
-// default: the host's stores reach running kernels with no copy, but every protocol read
-// crosses PCIe) and in device memory (ELASTICROOM_CUDA_CTL=device: reads stay on the GPU,
-// host stores go through a memset on the highest-priority stream), to choose the default.
+// TestGPUControlPlacement times models with their signal block (the yield flag and unit mask
+// every kernel of an instance reads once per tile) in mapped host memory (the default: host
+// stores reach running kernels with no copy, but each read crosses PCIe) and in device memory
+// (ELASTICROOM_CUDA_CTL=device: reads stay in L2, host stores are 4-byte copies on the
+// highest-priority stream), to choose the default. The control blocks' counters live in device
+// memory either way (runtime/exec).
 func TestGPUControlPlacement(t *testing.T) {
 	d := openCUDA(t)
 	tg := target(t, d)
-	tab := newTable(t, "control", "Control blocks in mapped host memory vs device memory (ms, median, batch 1, all SMs)")
+	tab := newTable(t, "control", "Signal block in mapped host memory vs device memory (ms, median, batch 1, all SMs)")
 	tab.f("%-16s %10s %10s %8s\n", "MODEL", "MAPPED", "DEVICE", "DEV/MAP")
 	for _, m := range timed(d, "mlp", "resnet18", "mobilenetv2") {
 		g, in := load(t, m, 1)

@@ -284,7 +284,7 @@ func (d *Device) CopyToHost(dst []byte, src device.Ptr) error {
 }
 
 // Store32 atomically stores v at p: a plain atomic store for mapped memory (visible to running
-// kernels' volatile loads), a 4-byte memset on the highest-priority stream for device memory
+// kernels' volatile loads), a 4-byte copy on the highest-priority stream for device memory
 // (it does not wait for kernels on other streams).
 func (d *Device) Store32(p device.Ptr, v uint32) error {
 	if p%4 != 0 {
@@ -294,7 +294,10 @@ func (d *Device) Store32(p device.Ptr, v uint32) error {
 		atomic.StoreUint32((*uint32)(h), v)
 		return nil
 	}
-	if err := d.drv.memset32(d.ctx, uint64(p), v, 1, d.ctlStream); err != nil {
+	// A copy, not a memset: copies run on a copy engine, while a memset may be a kernel that
+	// waits for an SM slot, which persistent kernels may hold until they are told to yield.
+	b := [4]byte{byte(v), byte(v >> 8), byte(v >> 16), byte(v >> 24)}
+	if err := d.drv.copyHtoD(d.ctx, uint64(p), b[:], d.ctlStream); err != nil {
 		return fmt.Errorf("cuda: store32 at %#x: %w", uint64(p), err)
 	}
 	return nil

@@ -257,21 +257,29 @@ func (d *Device) LaunchTimed(ctx context.Context, fn device.Function, cfg device
 	return d.launch(ctx, fn, cfg, true, args)
 }
 
-func (d *Device) launch(ctx context.Context, fn device.Function, cfg device.LaunchConfig, timed bool, args []any) (time.Duration, error) {
+// check resolves and checks a launch: its function, packed arguments and dimensions.
+func (d *Device) check(fn device.Function, cfg device.LaunchConfig, args []any) (f *Function, vals []uint64, grid, block [3]int, err error) {
 	f, ok := fn.(*Function)
 	if !ok {
-		return 0, fmt.Errorf("cuda: launch of a function this device did not load (%T)", fn)
+		return nil, nil, grid, block, fmt.Errorf("cuda: launch of a function this device did not load (%T)", fn)
 	}
-	vals, err := packArgs(f, args)
-	if err != nil {
-		return 0, fmt.Errorf("cuda: kernel %q: %w", f.name, err)
+	if vals, err = packArgs(f, args); err != nil {
+		return nil, nil, grid, block, fmt.Errorf("cuda: kernel %q: %w", f.name, err)
 	}
-	grid, block := dims(cfg.Grid), dims(cfg.Block)
+	grid, block = dims(cfg.Grid), dims(cfg.Block)
 	if t := block[0] * block[1] * block[2]; t > f.info.MaxThreads {
-		return 0, fmt.Errorf("cuda: kernel %q: %d threads per block, the kernel allows %d (%d registers)", f.name, t, f.info.MaxThreads, f.info.Registers)
+		return nil, nil, grid, block, fmt.Errorf("cuda: kernel %q: %d threads per block, the kernel allows %d (%d registers)", f.name, t, f.info.MaxThreads, f.info.Registers)
 	}
 	if cfg.SharedBytes > f.info.DynamicSharedMax {
-		return 0, fmt.Errorf("cuda: kernel %q: %d bytes of dynamic shared memory, limit %d", f.name, cfg.SharedBytes, f.info.DynamicSharedMax)
+		return nil, nil, grid, block, fmt.Errorf("cuda: kernel %q: %d bytes of dynamic shared memory, limit %d", f.name, cfg.SharedBytes, f.info.DynamicSharedMax)
+	}
+	return f, vals, grid, block, nil
+}
+
+func (d *Device) launch(ctx context.Context, fn device.Function, cfg device.LaunchConfig, timed bool, args []any) (time.Duration, error) {
+	f, vals, grid, block, err := d.check(fn, cfg, args)
+	if err != nil {
+		return 0, err
 	}
 	if err := ctx.Err(); err != nil {
 		return 0, err

@@ -146,3 +146,57 @@ func TestSimFault(t *testing.T) {
 		t.Error("the context kept working after a kernel fault")
 	}
 }
+
+// TestSimQueue queues dependent launches on one stream without waiting between them: y = x/2,
+// then y = 3y in place, twice; one Sync sees the whole chain in order.
+func TestSimQueue(t *testing.T) {
+	d := openSim(t, "2")
+	f, err := d.LoadPTX(scaleKernel(t), "er_scale")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 300
+	x := make([]byte, 4*n)
+	for i := range n {
+		binary.LittleEndian.PutUint32(x[4*i:], math.Float32bits(float32(i)))
+	}
+	px, _ := d.Alloc(4 * n)
+	py, _ := d.Alloc(4 * n)
+	if err := d.CopyToDevice(px, x); err != nil {
+		t.Fatal(err)
+	}
+	q, err := d.NewQueue(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := device.LaunchConfig{Grid: [3]int{(n + 127) / 128}, Block: [3]int{128}}
+	if err := q.Launch(f, cfg, px, py, float32(0.5), uint32(n)); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := q.Launch(f, cfg, py, py, float32(3), uint32(n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := q.Launch(f, device.LaunchConfig{Grid: [3]int{1}, Block: [3]int{256}}, px, py, float32(1), uint32(n)); err == nil {
+		t.Error("a 256-thread launch of a .maxntid 128 kernel was queued")
+	}
+	if err := q.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	y := make([]byte, 4*n)
+	if err := d.CopyToHost(y, py); err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		if got, want := math.Float32frombits(binary.LittleEndian.Uint32(y[4*i:])), float32(i)*0.5*3*3; got != want {
+			t.Fatalf("y[%d] = %v, want %v", i, got, want)
+		}
+	}
+	if err := q.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := q.Launch(f, cfg, px, py, float32(1), uint32(n)); err == nil || !strings.Contains(err.Error(), "closed queue") {
+		t.Errorf("launch on a closed queue: %v", err)
+	}
+}

@@ -9,7 +9,8 @@
 // run (the runtime preempts a kernel without any device synchronisation).
 //
 // Launch is synchronous and cancellable through its context: concurrency between launches
-// (tenants, priorities) is the caller's goroutines, each launch carrying its priority.
+// (tenants, priorities) is the caller's goroutines, each launch carrying its priority. A device
+// that can also queue launches without waiting (a GPU stream) implements Queuer.
 //
 // device imports compiler/plan (the Kernel a module is loaded from) and compiler/budget (the
 // Target data type) only; it must never import a device implementation (runtime/emu,
@@ -78,6 +79,26 @@ type Device interface {
 // the function (the compiler only estimated them). Executors size persistent grids with it.
 type Resident interface {
 	BlocksPerUnit(fn Function, threads, dynamicShared int) (int, error)
+}
+
+// Queuer is implemented by devices that can queue launches: a Queue's launches run in the
+// order they were queued, asynchronously to the host, which waits once for a whole sequence
+// (a GPU stream). Executors queue a plan's kernels back to back this way instead of waiting
+// for each; kernels then guard each other through their control blocks (kernels/kir/protocol:
+// the signal and after words).
+type Queuer interface {
+	NewQueue(priority int) (Queue, error)
+}
+
+// Queue is an ordered queue of launches on a device.
+type Queue interface {
+	// Launch queues fn and returns once the device has it (configuration errors come back
+	// here, faults of the running kernel from Sync). The arguments are taken as Launch's.
+	Launch(fn Function, cfg LaunchConfig, args ...any) error
+	// Sync waits for everything queued so far and returns the first failure among it.
+	Sync() error
+	// Close waits for the queue and releases it.
+	Close() error
 }
 
 // Options are what an opener may be told about the device wanted.

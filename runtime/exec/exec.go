@@ -6,6 +6,14 @@
 // scheduler drives while a request runs (SetMask, Yield, Resume): a kernel that yields or
 // loses its units is relaunched on the same control block and resumes where it stopped.
 //
+// The kernels between two host steps are queued back to back on a device queue
+// (device.Queuer: a GPU stream) and waited for once, not one by one. Every control block names
+// the instance's signal block (one mapped block holding the yield flag and unit mask that every
+// kernel obeys, so one host store reaches whichever kernel runs) and the previous kernel's
+// block (a kernel takes no tile while its predecessor is unfinished). A preempted sequence
+// therefore stops at its first unfinished kernel; Run reads the control blocks back and
+// relaunches from there. Devices without queues run the same sequence launch by launch.
+//
 // exec imports runtime/device, runtime/cpu (host steps), compiler/plan, compiler/graph (data
 // types) and kernels/tensor; never a device implementation (runtime/emu, runtime/cuda) nor
 // compiler passes or lowering.
@@ -13,6 +21,7 @@ package exec
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"sort"
@@ -43,6 +52,8 @@ type step struct {
 	args   []any
 	trace  []int // indexes of args that take the trace pointer
 	ctl    device.Ptr
+	kstep  int         // index among the kernel steps (its control block, its trace slice)
+	tile0  int         // first tile of its slice of the trace buffer
 	node   *graph.Node // host step
 	free   []string    // host step: outer-scope values its subgraphs read
 	name   string      // for errors: kernel or node name
@@ -59,26 +70,34 @@ type Instance struct {
 	consts   map[string]*tensor.Tensor // initializers read by host steps or returned as outputs
 	steps    []*step
 	allocs   []device.Ptr
-	maxTiles int
+	tiles    int // tiles of all kernel steps (the trace buffer's length)
 	tracePtr device.Ptr
 
-	runMu sync.Mutex // one Run at a time
+	// Control blocks: one per kernel step, ctlStride apart from ctlBase in device memory, reset
+	// from ctlImage before every Run; each names the signal block and its predecessor's block.
+	ctlBase   device.Ptr
+	ctlStride int64
+	ctlImage  []byte
+	signal    device.Ptr // the signal block (mapped memory): yield and the unit mask of every kernel
 
-	mu     sync.Mutex
-	mask   []int
-	paused bool
-	wake   chan struct{} // closed when mask or paused change
-	gen    uint64        // counts SetMask/Yield calls (a launch that ends early after one is expected)
-	cur    *step         // the kernel on the device now
-	at     *step         // the kernel step Run is in
-	last   []KernelTrace
-	closed bool
+	runMu  sync.Mutex           // one Run at a time
+	queues map[int]device.Queue // by priority; Run's alone
+
+	mu      sync.Mutex
+	mask    []int
+	paused  bool
+	wake    chan struct{} // closed when mask or paused change
+	gen     uint64        // counts SetMask/Yield calls (a sequence that ends early after one is expected)
+	running bool          // a sequence of kernels is on the device now
+	seg     []*step       // the kernel steps Run is running (queued, or waiting to be relaunched)
+	last    []KernelTrace
+	closed  bool
 }
 
 // Load places p on dev: one arena allocation for the plan's intermediates, one for the weights
-// kernels read (uploaded here, once), one for graph inputs and outputs outside the arena, and
-// one mapped allocation for the control blocks; every kernel is loaded. Errors name the launch,
-// kernel or value at fault.
+// kernels read (uploaded here, once), one for graph inputs and outputs outside the arena, one
+// for the control blocks and a mapped one for the signal block; every kernel is loaded. Errors
+// name the launch, kernel or value at fault.
 func Load(ctx context.Context, dev device.Device, p *plan.Plan) (*Instance, error) {
 	if dev == nil || p == nil || p.Graph == nil {
 		return nil, errors.New("exec: load needs a device and a plan with a graph")
@@ -120,6 +139,10 @@ func (in *Instance) Close() error {
 	}
 	in.closed = true
 	var errs []error
+	for _, q := range in.queues {
+		errs = append(errs, q.Close())
+	}
+	in.queues = nil
 	for _, p := range in.allocs {
 		errs = append(errs, in.dev.Free(p))
 	}
@@ -343,13 +366,23 @@ func (in *Instance) prepare(nodes map[string]*graph.Node) error {
 			nkernels++
 		}
 	}
-	ctlStride := alignUp(int64(4*protocol.Words(in.units)), 64)
-	var ctls device.Ptr
+	in.ctlStride = alignUp(int64(4*protocol.Words(in.units)), 64)
 	if nkernels > 0 {
 		var err error
-		if ctls, err = in.alloc(ctlStride*int64(nkernels), true); err != nil {
+		if in.ctlBase, err = in.alloc(in.ctlStride*int64(nkernels), false); err != nil {
 			return fmt.Errorf("control blocks: %w", err)
 		}
+		if in.signal, err = in.alloc(int64(4*protocol.SignalWords(in.units)), true); err != nil {
+			return fmt.Errorf("signal block: %w", err)
+		}
+		if err := in.writeSignal(in.mask); err != nil {
+			return fmt.Errorf("signal block: %w", err)
+		}
+	}
+	in.ctlImage = make([]byte, in.ctlStride*int64(nkernels))
+	all, err := protocol.Mask(in.units)
+	if err != nil {
+		return err
 	}
 	kernelSteps := 0
 	for i, l := range p.Launches {
@@ -366,13 +399,22 @@ func (in *Instance) prepare(nodes map[string]*graph.Node) error {
 			}
 			fns[l.Kernel] = fn
 		}
-		s := &step{index: i, kernel: k, fn: fns[l.Kernel], ctl: ctls.Add(ctlStride * int64(kernelSteps)),
-			name: fmt.Sprintf("launch %d (kernel %s)", i, k.Name)}
-		kernelSteps++
+		s := &step{index: i, kernel: k, fn: fns[l.Kernel], ctl: in.ctlBase.Add(in.ctlStride * int64(kernelSteps)),
+			kstep: kernelSteps, tile0: in.tiles, name: fmt.Sprintf("launch %d (kernel %s)", i, k.Name)}
 		if k.Tiles <= 0 || k.Tiles >= protocol.Stop {
 			return fmt.Errorf("%s: %d tiles", s.name, k.Tiles)
 		}
-		in.maxTiles = max(in.maxTiles, k.Tiles)
+		// The control block's initial words: all units open (the signal block's mask rules),
+		// and the previous kernel step as the one that must be complete.
+		c := protocol.Control{NTiles: uint32(k.Tiles), Signal: uint64(in.signal), SMMask: all}
+		if kernelSteps > 0 {
+			c.After = uint64(s.ctl) - uint64(in.ctlStride)
+		}
+		for j, w := range c.Words() {
+			binary.LittleEndian.PutUint32(in.ctlImage[in.ctlStride*int64(kernelSteps)+4*int64(j):], w)
+		}
+		kernelSteps++
+		in.tiles += k.Tiles
 		if err := in.bind(s, l); err != nil {
 			return fmt.Errorf("%s: %w", s.name, err)
 		}

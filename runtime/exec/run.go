@@ -7,9 +7,7 @@ import (
 	"strings"
 
 	"github.com/elasticroom/elasticroom/compiler/graph"
-	"github.com/elasticroom/elasticroom/kernels/kir/protocol"
 	"github.com/elasticroom/elasticroom/kernels/tensor"
-	"github.com/elasticroom/elasticroom/runtime/device"
 )
 
 // RunOptions tune one Run.
@@ -67,15 +65,12 @@ func (in *Instance) Run(ctx context.Context, inputs map[string]*tensor.Tensor, o
 			return nil, fmt.Errorf("exec: plan %q: input %q: %w", in.p.Model, v.Name, err)
 		}
 	}
-	var traces []KernelTrace
-	if opts.Trace && in.maxTiles > 0 && in.tracePtr == 0 {
-		p, err := in.alloc(int64(4*in.maxTiles), false)
-		if err != nil {
-			return nil, fmt.Errorf("exec: trace buffer: %w", err)
-		}
-		in.tracePtr = p
+	r, err := in.newRun(opts)
+	if err != nil {
+		return nil, fmt.Errorf("exec: plan %q: %w", in.p.Model, err)
 	}
-	for _, s := range in.steps {
+	for i := 0; i < len(in.steps); {
+		s := in.steps[i]
 		if err := ctx.Err(); err != nil {
 			return nil, fmt.Errorf("exec: plan %q: %s: %w", in.p.Model, s.name, err)
 		}
@@ -83,15 +78,21 @@ func (in *Instance) Run(ctx context.Context, inputs map[string]*tensor.Tensor, o
 			if err := in.runHost(ctx, s); err != nil {
 				return nil, fmt.Errorf("exec: plan %q: %s: %w", in.p.Model, s.name, err)
 			}
+			i++
 			continue
 		}
-		tr, err := in.runKernel(ctx, s, opts)
-		if err != nil {
-			return nil, fmt.Errorf("exec: plan %q: %s: %w", in.p.Model, s.name, err)
+		j := i
+		for j < len(in.steps) && in.steps[j].kernel != nil {
+			j++
 		}
-		if opts.Trace {
-			traces = append(traces, tr)
+		if err := r.sequence(ctx, in.steps[i:j]); err != nil {
+			return nil, fmt.Errorf("exec: plan %q: %w", in.p.Model, err)
 		}
+		i = j
+	}
+	traces, err := r.traces()
+	if err != nil {
+		return nil, fmt.Errorf("exec: plan %q: %w", in.p.Model, err)
 	}
 	out := map[string]*tensor.Tensor{}
 	for _, v := range in.p.Outputs {
@@ -232,238 +233,6 @@ func (in *Instance) read(name string) (*tensor.Tensor, error) {
 		return nil, fmt.Errorf("value %q: %w", name, err)
 	}
 	return decode(b.dtype, b.shape, raw)
-}
-
-// runKernel runs one kernel launch to completion on a fresh control block, relaunching it on
-// the current mask after a yield or a mask change, and waiting while paused or unit-less.
-func (in *Instance) runKernel(ctx context.Context, s *step, opts RunOptions) (KernelTrace, error) {
-	k := s.kernel
-	tr := KernelTrace{Launch: s.index, Kernel: k.Name}
-	ctl, err := protocol.NewControl(k.Tiles, in.units)
-	if err != nil {
-		return tr, err
-	}
-	words := ctl.Words()
-	for i := range words {
-		if i >= protocol.WordSMMask {
-			words[i] = 0
-		}
-	}
-	raw := make([]byte, 4*len(words))
-	for i, w := range words {
-		raw[4*i], raw[4*i+1], raw[4*i+2], raw[4*i+3] = byte(w), byte(w>>8), byte(w>>16), byte(w>>24)
-	}
-	if err := in.dev.CopyToDevice(s.ctl, raw); err != nil {
-		return tr, fmt.Errorf("control block: %w", err)
-	}
-	args := s.args
-	if opts.Trace && len(s.trace) > 0 {
-		args = append([]any(nil), s.args...)
-		for _, j := range s.trace {
-			args[j] = in.tracePtr
-		}
-		fill := make([]byte, 4*k.Tiles)
-		for i := range fill {
-			fill[i] = 0xFF
-		}
-		if err := in.dev.CopyToDevice(in.tracePtr, fill); err != nil {
-			return tr, fmt.Errorf("trace buffer: %w", err)
-		}
-	}
-	cfg := s.cfg
-	cfg.Priority = opts.Priority
-	in.mu.Lock()
-	in.at = s
-	in.mu.Unlock()
-	defer func() {
-		in.mu.Lock()
-		in.at = nil
-		in.mu.Unlock()
-	}()
-	done := uint32(0)
-	for {
-		gen, err := in.start(ctx, s)
-		if err != nil {
-			return tr, err
-		}
-		err = in.dev.Launch(ctx, s.fn, cfg, args...)
-		tr.Launches++
-		changed := in.stop(gen)
-		if err != nil {
-			return tr, err
-		}
-		now, err := in.dev.Load32(s.ctl.Add(4 * protocol.WordDone))
-		if err != nil {
-			return tr, err
-		}
-		if int(now) >= k.Tiles {
-			break
-		}
-		if now == done && !changed {
-			in.mu.Lock()
-			mask := append([]int(nil), in.mask...)
-			in.mu.Unlock()
-			return tr, fmt.Errorf("no progress: %d of %d tiles done, and a launch of grid %v on units %v ran none",
-				now, k.Tiles, cfg.Grid, mask)
-		}
-		done = now
-	}
-	if opts.Trace && len(s.trace) > 0 {
-		raw := make([]byte, 4*k.Tiles)
-		if err := in.dev.CopyToHost(raw, in.tracePtr); err != nil {
-			return tr, fmt.Errorf("trace buffer: %w", err)
-		}
-		tr.TileUnit = make([]int, k.Tiles)
-		for i := range tr.TileUnit {
-			w := uint32(raw[4*i]) | uint32(raw[4*i+1])<<8 | uint32(raw[4*i+2])<<16 | uint32(raw[4*i+3])<<24
-			tr.TileUnit[i] = int(int32(w))
-		}
-	}
-	return tr, nil
-}
-
-// start waits until the instance may run (not paused, some units), then writes the mask and a
-// cleared yield into s's control block and marks s running. It returns the change counter.
-func (in *Instance) start(ctx context.Context, s *step) (uint64, error) {
-	in.mu.Lock()
-	for in.paused || len(in.mask) == 0 {
-		wake := in.wake
-		in.mu.Unlock()
-		select {
-		case <-wake:
-		case <-ctx.Done():
-			return 0, ctx.Err()
-		}
-		in.mu.Lock()
-	}
-	defer in.mu.Unlock()
-	if err := in.writeMask(s.ctl, in.mask); err != nil {
-		return 0, err
-	}
-	if err := in.dev.Store32(s.ctl.Add(4*protocol.WordYield), 0); err != nil {
-		return 0, err
-	}
-	in.cur = s
-	return in.gen, nil
-}
-
-// stop marks the running kernel finished; it reports whether SetMask or Yield was called
-// since start.
-func (in *Instance) stop(gen uint64) bool {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	in.cur = nil
-	return in.gen != gen
-}
-
-func (in *Instance) writeMask(ctl device.Ptr, sms []int) error {
-	words := make([]uint32, (in.units+31)/32)
-	for _, s := range sms {
-		w, bit := protocol.MaskWord(s)
-		words[w-protocol.WordSMMask] |= bit
-	}
-	for i, w := range words {
-		if err := in.dev.Store32(ctl.Add(int64(4*(protocol.WordSMMask+i))), w); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// SetMask sets the units the instance may use from now on. The running kernel sees it at once
-// through its control block: its blocks on units no longer in the mask leave after their
-// current tile; when units were added, the kernel is told to yield and Run relaunches it on the
-// new mask (blocks already gone cannot come back). An empty mask pauses the run until a
-// non-empty one is set.
-func (in *Instance) SetMask(sms []int) error {
-	seen := map[int]bool{}
-	for _, s := range sms {
-		if s < 0 || s >= in.units {
-			return fmt.Errorf("exec: unit %d of a %d-unit device", s, in.units)
-		}
-		if seen[s] {
-			return fmt.Errorf("exec: unit %d listed twice", s)
-		}
-		seen[s] = true
-	}
-	mask := append([]int(nil), sms...)
-	sort.Ints(mask)
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	old := map[int]bool{}
-	for _, s := range in.mask {
-		old[s] = true
-	}
-	grew := false
-	for _, s := range mask {
-		grew = grew || !old[s]
-	}
-	in.mask = mask
-	in.gen++
-	in.signal()
-	if in.cur == nil {
-		return nil
-	}
-	if err := in.writeMask(in.cur.ctl, mask); err != nil {
-		return fmt.Errorf("exec: %s: %w", in.cur.name, err)
-	}
-	if grew {
-		if err := in.dev.Store32(in.cur.ctl.Add(4*protocol.WordYield), 1); err != nil {
-			return fmt.Errorf("exec: %s: %w", in.cur.name, err)
-		}
-	}
-	return nil
-}
-
-// Mask is the instance's current unit mask.
-func (in *Instance) Mask() []int {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	return append([]int(nil), in.mask...)
-}
-
-// Yield preempts the instance: the running kernel stops taking tiles (its blocks leave after
-// their current tile) and Run waits, keeping the kernel's progress, until Resume.
-func (in *Instance) Yield() error {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	in.paused = true
-	in.gen++
-	if in.cur != nil {
-		if err := in.dev.Store32(in.cur.ctl.Add(4*protocol.WordYield), 1); err != nil {
-			return fmt.Errorf("exec: %s: %w", in.cur.name, err)
-		}
-	}
-	return nil
-}
-
-// Resume ends a Yield: Run relaunches the yielded kernel on the current mask, and it takes the
-// tiles nobody claimed.
-func (in *Instance) Resume() {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	in.paused = false
-	in.gen++
-	in.signal()
-}
-
-func (in *Instance) signal() {
-	close(in.wake)
-	in.wake = make(chan struct{})
-}
-
-// Progress reports the running kernel's progress.
-func (in *Instance) Progress() Progress {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	pr := Progress{Paused: in.paused, Mask: append([]int(nil), in.mask...), Running: in.cur != nil}
-	if s := in.at; s != nil {
-		pr.InKernel, pr.Launch, pr.Kernel, pr.Tiles = true, s.index, s.kernel.Name, s.kernel.Tiles
-		if d, err := in.dev.Load32(s.ctl.Add(4 * protocol.WordDone)); err == nil {
-			pr.Done = int(d)
-		}
-	}
-	return pr
 }
 
 // runHost runs a host step: its inputs (and the outer values its subgraphs read) are copied

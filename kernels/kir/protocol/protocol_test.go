@@ -276,7 +276,76 @@ func TestControlWords(t *testing.T) {
 	if len(w) != Words(40) || w[WordNTiles] != 10 || w[WordSMMask] != 1 || w[WordSMMask+1] != 1<<1|1<<7 {
 		t.Fatalf("words %v", w)
 	}
+	c.Signal, c.After = 0x1_2345_6780, 0x9_0000_0040
+	w = c.Words()
+	if w[WordSignal] != 0x2345_6780 || w[WordSignal+1] != 1 || w[WordAfter] != 0x40 || w[WordAfter+1] != 9 {
+		t.Fatalf("addresses encoded as %v", w[WordSignal:WordSMMask])
+	}
 	if _, err := NewControl(10, 4, 4); err == nil {
 		t.Fatal("SM 4 of a 4-SM device accepted")
 	}
+}
+
+// (e) a signal block gates every block beside the control block's own words: its yield stops
+// the kernel, its mask narrows where tiles run.
+func TestSignalBlockGates(t *testing.T) {
+	r := newRig(t, 60)
+	r.store(r.gate, 1)
+	sig := r.alloc([]uint32{1, 0xF})
+	r.setAddr(WordSignal, sig)
+	r.launch()
+	if n := r.checkClaims(); n != 0 {
+		t.Fatalf("%d tiles ran with the signal's yield set", n)
+	}
+	r.store(sig.Add(4*SignalYield), 0)
+	r.store(sig.Add(4*SignalSMMask), 1<<2) // control mask all SMs, signal mask SM 2 only
+	r.launch()
+	if n := r.checkClaims(); n != r.ntiles {
+		t.Fatalf("%d of %d tiles ran", n, r.ntiles)
+	}
+	for tile, sm := range r.u32s(r.trace, r.ntiles) {
+		if sm != 2 {
+			t.Fatalf("tile %d ran on SM %d, the signal's mask is {2}", tile, sm)
+		}
+	}
+	r.checkOutput()
+
+	// the control block's own yield still stops a kernel that has a signal block
+	r2 := newRig(t, 30)
+	r2.store(r2.gate, 1)
+	r2.setAddr(WordSignal, r2.alloc([]uint32{0, 0xF}))
+	r2.store(r2.ctl.Add(4*WordYield), 1)
+	r2.launch()
+	if n := r2.checkClaims(); n != 0 {
+		t.Fatalf("%d tiles ran with the control block's yield set", n)
+	}
+}
+
+// (f) a kernel whose after block is unfinished runs nothing and leaves its counters untouched;
+// once the after block is complete it runs every tile.
+func TestAfterBlockHoldsBackTheKernel(t *testing.T) {
+	r := newRig(t, 40)
+	r.store(r.gate, 1)
+	prev, err := NewControl(7, nsm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prev.Done = 6
+	pp := r.alloc(prev.Words())
+	r.setAddr(WordAfter, pp)
+	r.launch()
+	if r.word(WordNextTile) != 0 || r.word(WordDone) != 0 {
+		t.Fatalf("after an unfinished kernel: next_tile %d done %d, want both 0", r.word(WordNextTile), r.word(WordDone))
+	}
+	r.store(pp.Add(4*WordDone), 7)
+	r.launch()
+	if n := r.checkClaims(); n != r.ntiles {
+		t.Fatalf("%d of %d tiles ran after the after block completed", n, r.ntiles)
+	}
+	r.checkOutput()
+}
+
+func (r *rig) setAddr(word int, p emu.Ptr) {
+	r.store(r.ctl.Add(4*word), uint32(p))
+	r.store(r.ctl.Add(4*(word+1)), uint32(uint64(p)>>32))
 }
