@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -20,6 +21,7 @@ type queuedDevice struct {
 	*emu.Device
 	mu              sync.Mutex
 	launches, syncs int
+	drop            bool // launches are taken and never run
 }
 
 func (d *queuedDevice) Launch(context.Context, device.Function, device.LaunchConfig, ...any) error {
@@ -48,7 +50,11 @@ type stream struct {
 func (s *stream) Launch(fn device.Function, cfg device.LaunchConfig, args ...any) error {
 	s.d.mu.Lock()
 	s.d.launches++
+	drop := s.d.drop
 	s.d.mu.Unlock()
+	if drop {
+		return nil
+	}
 	done := make(chan struct{})
 	s.mu.Lock()
 	prev := s.tail
@@ -214,5 +220,20 @@ func TestQueuedCancel(t *testing.T) {
 	}
 	if !slices.Equal(out["y"].Float32s(), want["y"].Float32s()) {
 		t.Fatal("the run after a cancelled one differs")
+	}
+}
+
+// A sequence whose kernels never run fails after a few attempts, naming the kernel, instead of
+// relaunching forever.
+func TestQueuedNoProgress(t *testing.T) {
+	in, d, _ := loadQueued(t, 8, 8, 8, 8)
+	_, ins := testPlan(t, 8, 8, 8, 8)
+	d.drop = true
+	_, err := in.Run(t.Context(), ins, exec.RunOptions{})
+	if err == nil || !strings.Contains(err.Error(), "no progress") || !strings.Contains(err.Error(), "launch 0") {
+		t.Fatalf("err = %v, want no progress naming launch 0", err)
+	}
+	if l, s := d.counts(); s != 3 || l != 6 {
+		t.Errorf("%d launches in %d waits before giving up, want 6 in 3", l, s)
 	}
 }

@@ -10,6 +10,10 @@ import (
 	"github.com/elasticroom/elasticroom/runtime/device"
 )
 
+// maxIdle is how many attempts in a row may run no tile, with no mask change or yield between
+// them, before a sequence fails.
+const maxIdle = 3
+
 // run is one Run's state of the launch sequence: its options and, per kernel step, the launches
 // it took.
 type run struct {
@@ -87,6 +91,7 @@ func (r *run) sequence(ctx context.Context, seg []*step) error {
 		in.mu.Unlock()
 	}()
 	before := make([]uint32, len(seg)) // tiles done before the last attempt
+	idle := 0                          // attempts in a row that ran nothing
 	for from := 0; ; {
 		gen, err := in.start(ctx)
 		if err != nil {
@@ -123,10 +128,15 @@ func (r *run) sequence(ctx context.Context, seg []*step) error {
 		if first == len(seg) {
 			return nil
 		}
-		if !progress && !changed {
+		// An attempt that ran nothing with no yield or mask change in between: on a GPU, every
+		// block of the kernel may have been placed on units outside the mask (others' blocks
+		// held the rest); a few more tries, then it is an error.
+		if progress || changed {
+			idle = 0
+		} else if idle++; idle >= maxIdle {
 			s := seg[first]
-			return fmt.Errorf("%s: no progress: %d of %d tiles done, and a launch of grid %v on units %v ran none",
-				s.name, before[first], s.kernel.Tiles, s.cfg.Grid, in.Mask())
+			return fmt.Errorf("%s: no progress: %d of %d tiles done, and %d launches of grid %v on units %v ran none",
+				s.name, before[first], s.kernel.Tiles, idle, s.cfg.Grid, in.Mask())
 		}
 		from = first
 	}
@@ -403,24 +413,31 @@ func (in *Instance) signalChange() {
 }
 
 // Progress reports where the instance's run is: the first unfinished kernel of the sequence
-// Run is in, read from its control block.
+// Run is in, read from its control block. The kernels of a sequence finish in order (a kernel
+// takes no tile before its predecessor is complete), so a binary search over their done
+// counters finds it in a few reads.
 func (in *Instance) Progress() Progress {
 	in.mu.Lock()
-	defer in.mu.Unlock()
 	pr := Progress{Paused: in.paused, Mask: append([]int(nil), in.mask...), Running: in.running}
-	if len(in.seg) == 0 {
+	seg := in.seg
+	in.mu.Unlock()
+	if len(seg) == 0 {
 		return pr
 	}
 	// Load32 (atomic) per block, not a copy: kernels may be writing them.
-	for _, s := range in.seg {
+	done := func(s *step) (int, bool) {
 		d, err := in.dev.Load32(s.ctl.Add(4 * protocol.WordDone))
-		if err != nil {
-			return pr
-		}
-		pr.InKernel, pr.Launch, pr.Kernel, pr.Tiles, pr.Done = true, s.index, s.kernel.Name, s.kernel.Tiles, int(d)
-		if int(d) < s.kernel.Tiles {
-			break
-		}
+		return int(d), err == nil
 	}
+	k := sort.Search(len(seg), func(k int) bool {
+		d, ok := done(seg[k])
+		return !ok || d < seg[k].kernel.Tiles
+	})
+	s := seg[min(k, len(seg)-1)]
+	d, ok := done(s)
+	if !ok {
+		return pr
+	}
+	pr.InKernel, pr.Launch, pr.Kernel, pr.Tiles, pr.Done = true, s.index, s.kernel.Name, s.kernel.Tiles, d
 	return pr
 }
