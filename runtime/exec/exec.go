@@ -53,6 +53,7 @@ type step struct {
 	trace  []int // indexes of args that take the trace pointer
 	ctl    device.Ptr
 	kstep  int         // index among the kernel steps (its control block, its trace slice)
+	resid  int         // blocks resident per unit, from the device (device.Resident); 0: unknown
 	tile0  int         // first tile of its slice of the trace buffer
 	node   *graph.Node // host step
 	free   []string    // host step: outer-scope values its subgraphs read
@@ -418,7 +419,7 @@ func (in *Instance) prepare(nodes map[string]*graph.Node) error {
 		if err := in.bind(s, l); err != nil {
 			return fmt.Errorf("%s: %w", s.name, err)
 		}
-		s.cfg = in.launchConfig(k, s.fn)
+		s.cfg, s.resid = in.launchConfig(k, s.fn)
 		in.steps = append(in.steps, s)
 	}
 	return nil
@@ -429,8 +430,10 @@ func (in *Instance) prepare(nodes map[string]*graph.Node) error {
 // every unit is widened to units x blocks per SM (DESIGN.md section 4), so any mask works.
 // On a device that knows the function's real residency (device.Resident: a GPU, from the
 // registers its JIT allotted), the grid is exactly units x that: every block slot of every
-// unit the mask may open, however the plan's register estimate erred.
-func (in *Instance) launchConfig(k *plan.Kernel, fn device.Function) device.LaunchConfig {
+// unit the mask may open, however the plan's register estimate erred; it returns that number
+// of blocks per unit too (0 when the device does not know it), and each launch then takes no
+// more blocks per unit than its tiles can keep busy (grid).
+func (in *Instance) launchConfig(k *plan.Kernel, fn device.Function) (device.LaunchConfig, int) {
 	dyn := k.SharedBytes
 	if k.IR != nil {
 		_, static := k.IR.SharedLayout()
@@ -441,13 +444,26 @@ func (in *Instance) launchConfig(k *plan.Kernel, fn device.Function) device.Laun
 	if r, ok := in.dev.(device.Resident); ok {
 		if n, err := r.BlocksPerUnit(fn, threads, dyn); err == nil && n > 0 {
 			cfg.Grid = [3]int{in.units * n, 1, 1}
-			return cfg
+			return cfg, n
 		}
 	}
 	if blocks := max(k.Grid[0], 1) * max(k.Grid[1], 1) * max(k.Grid[2], 1); blocks < in.units {
 		cfg.Grid = [3]int{in.units * max(k.BlocksPerSM, 1), 1, 1}
 	}
-	return cfg
+	return cfg, 0
+}
+
+// grid is the grid of one launch of s while the mask has units units: every unit of the
+// device gets the same number of blocks (any unit may be in the mask, and the hardware spreads
+// a grid over all of them), as many as the mask's units need to take every tile at once, at
+// most the resident ones. A kernel of 4 tiles on a 132-SM GPU then launches 132 blocks, not
+// 132 x 8 that would each read the signal block once and leave.
+func (in *Instance) grid(s *step, units int) [3]int {
+	if s.resid == 0 || units <= 0 {
+		return s.cfg.Grid
+	}
+	per := min(s.resid, (s.kernel.Tiles+units-1)/units)
+	return [3]int{in.units * max(per, 1), 1, 1}
 }
 
 // bind turns a launch's Args into device arguments.

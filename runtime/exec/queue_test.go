@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/elasticroom/elasticroom/runtime/cpu"
 	"github.com/elasticroom/elasticroom/runtime/device"
 	"github.com/elasticroom/elasticroom/runtime/emu"
 	"github.com/elasticroom/elasticroom/runtime/exec"
@@ -22,6 +23,15 @@ type queuedDevice struct {
 	mu              sync.Mutex
 	launches, syncs int
 	drop            bool // launches are taken and never run
+	resident        int  // blocks per unit it reports (device.Resident); 0: not Resident
+	grids           []int
+}
+
+// residentDevice is a queuedDevice that knows how many blocks of a function fit on a unit.
+type residentDevice struct{ *queuedDevice }
+
+func (d residentDevice) BlocksPerUnit(device.Function, int, int) (int, error) {
+	return d.resident, nil
 }
 
 func (d *queuedDevice) Launch(context.Context, device.Function, device.LaunchConfig, ...any) error {
@@ -51,6 +61,7 @@ func (s *stream) Launch(fn device.Function, cfg device.LaunchConfig, args ...any
 	s.d.mu.Lock()
 	s.d.launches++
 	drop := s.d.drop
+	s.d.grids = append(s.d.grids, cfg.Grid[0])
 	s.d.mu.Unlock()
 	if drop {
 		return nil
@@ -235,5 +246,44 @@ func TestQueuedNoProgress(t *testing.T) {
 	}
 	if l, s := d.counts(); s != 3 || l != 6 {
 		t.Errorf("%d launches in %d waits before giving up, want 6 in 3", l, s)
+	}
+}
+
+// On a device that knows residency, each launch takes as many blocks per unit as the mask's
+// units need to take every tile at once, at most the resident ones, on every unit.
+func TestGridFollowsTilesAndMask(t *testing.T) {
+	p, ins := testPlan(t, 96, 32, 96, 16)
+	qd := &queuedDevice{Device: newDevice(t), resident: 3}
+	in, err := exec.Load(t.Context(), residentDevice{qd}, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	want, err := cpu.Run(t.Context(), p.Graph, ins, cpu.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tiles []int
+	for _, l := range p.Launches {
+		if l.Kernel >= 0 {
+			tiles = append(tiles, p.Kernels[l.Kernel].Tiles)
+		}
+	}
+	for _, mask := range [][]int{{0, 1, 2, 3}, {2}} {
+		qd.grids = nil
+		out, err := in.Run(t.Context(), ins, exec.RunOptions{SMs: mask})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e := relErr(out["y"].Float32s(), want["y"].Float32s()); e > 1e-5 {
+			t.Fatalf("mask %v: rel err %g", mask, e)
+		}
+		var exp []int
+		for _, n := range tiles {
+			exp = append(exp, testUnits*min(3, (n+len(mask)-1)/len(mask)))
+		}
+		if !slices.Equal(qd.grids, exp) {
+			t.Errorf("mask %v, tiles %v: grids %v, want %v", mask, tiles, qd.grids, exp)
+		}
 	}
 }

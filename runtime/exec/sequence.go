@@ -93,12 +93,12 @@ func (r *run) sequence(ctx context.Context, seg []*step) error {
 	before := make([]uint32, len(seg)) // tiles done before the last attempt
 	idle := 0                          // attempts in a row that ran nothing
 	for from := 0; ; {
-		gen, err := in.start(ctx)
+		gen, units, err := in.start(ctx)
 		if err != nil {
 			return fmt.Errorf("%s: %w", seg[from].name, err)
 		}
 		for _, s := range seg[from:] {
-			if err := r.q.Launch(s.fn, r.cfg(s), r.args(s)...); err != nil {
+			if err := r.q.Launch(s.fn, r.cfg(s, units), r.args(s)...); err != nil {
 				in.stop()
 				return fmt.Errorf("%s: %w", s.name, errorsJoin(err, r.q.Sync()))
 			}
@@ -136,7 +136,7 @@ func (r *run) sequence(ctx context.Context, seg []*step) error {
 		} else if idle++; idle >= maxIdle {
 			s := seg[first]
 			return fmt.Errorf("%s: no progress: %d of %d tiles done, and %d launches of grid %v on units %v ran none",
-				s.name, before[first], s.kernel.Tiles, idle, s.cfg.Grid, in.Mask())
+				s.name, before[first], s.kernel.Tiles, idle, in.grid(s, len(in.Mask())), in.Mask())
 		}
 		from = first
 	}
@@ -159,9 +159,11 @@ func errorsJoin(a, b error) error {
 	return fmt.Errorf("%w (then: %v)", a, b)
 }
 
-func (r *run) cfg(s *step) device.LaunchConfig {
+// cfg is the launch configuration of s while the mask has units units.
+func (r *run) cfg(s *step, units int) device.LaunchConfig {
 	c := s.cfg
 	c.Priority = r.opts.Priority
+	c.Grid = r.in.grid(s, units)
 	return c
 }
 
@@ -280,8 +282,8 @@ func (q *launchQueue) Close() error { return q.Sync() }
 
 // start waits until the instance may run (not paused, some units), then writes the mask and a
 // cleared yield into the signal block and marks a sequence running. It returns the change
-// counter.
-func (in *Instance) start(ctx context.Context) (uint64, error) {
+// counter and the number of units in the mask.
+func (in *Instance) start(ctx context.Context) (uint64, int, error) {
 	in.mu.Lock()
 	for in.paused || len(in.mask) == 0 {
 		wake := in.wake
@@ -289,19 +291,19 @@ func (in *Instance) start(ctx context.Context) (uint64, error) {
 		select {
 		case <-wake:
 		case <-ctx.Done():
-			return 0, ctx.Err()
+			return 0, 0, ctx.Err()
 		}
 		in.mu.Lock()
 	}
 	defer in.mu.Unlock()
 	if err := in.writeSignal(in.mask); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	if err := in.dev.Store32(in.signal.Add(4*protocol.SignalYield), 0); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	in.running = true
-	return in.gen, nil
+	return in.gen, len(in.mask), nil
 }
 
 // stop marks the sequence finished and returns the change counter (SetMask, Yield, Resume).
