@@ -4,9 +4,10 @@
 // (runtime/emu, runtime/cuda, ...) make themselves known.
 //
 // A device has Units: the SMs of a GPU (real or emulated) or the workers of a CPU device; a
-// kernel's control block says which units it may run tiles on. Memory is addressed by Ptr;
-// control blocks live in mapped memory, which the host may write with Store32 while kernels
-// run (the runtime preempts a kernel without any device synchronisation).
+// kernel's control block (and the signal block it names) says which units it may run tiles
+// on. Memory is addressed by Ptr; the words the host writes while kernels run (yield, the unit
+// mask) live in mapped memory, written with Store32 (the runtime preempts a kernel without any
+// device synchronisation).
 //
 // Launch is synchronous and cancellable through its context: concurrency between launches
 // (tenants, priorities) is the caller's goroutines, each launch carrying its priority. A device
