@@ -457,7 +457,7 @@ func (in *Instance) launchConfig(k *plan.Kernel, fn device.Function) (device.Lau
 // device gets the same number of blocks (any unit may be in the mask, and the hardware spreads
 // a grid over all of them), as many as the mask's units need to take every tile at once, at
 // most the resident ones. A kernel of 4 tiles on a 132-SM GPU then launches 132 blocks, not
-// 132 x 8 that would each read the signal block once and leave.
+// 132 x the resident ones that would each read the signal block once and leave.
 func (in *Instance) grid(s *step, units int) [3]int {
 	if s.resid == 0 || units <= 0 {
 		return s.cfg.Grid
